@@ -1,0 +1,382 @@
+//! The core commands. Every face of otpd (native API, dialects, CLI) calls these; they hold the
+//! order of the steps and the policies, and reach the world only through the ports.
+
+use crate::clock::{Clock, Timestamp};
+use crate::code::Code;
+use crate::destination::{Channel, Destination};
+use crate::error::{Error, Result};
+use crate::ids::{KeyId, ServiceId, TenantId, VerificationId};
+use crate::ports::{Dispatcher, Store};
+use crate::random::Random;
+use crate::render::Locale;
+use crate::secrets::ServerSecrets;
+use crate::service::{NewService, Service};
+use crate::tenant::{self, ApiKey, IssuedKey, Principal, Scope, Scopes, Tenant};
+use crate::verification::{CheckOutcome, Reference, StartRequest, Verification};
+use std::sync::Arc;
+
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub rng: Arc<dyn Random>,
+    pub secrets: Arc<ServerSecrets>,
+    pub dispatcher: Arc<dyn Dispatcher>,
+}
+
+/// A send request once the edge has parsed it.
+#[derive(Debug, Clone)]
+pub struct StartInput {
+    pub to: Destination,
+    pub channel: Channel,
+    pub locale: Option<Locale>,
+    pub custom_code: Option<Code>,
+    pub reference: Reference,
+}
+
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub verification: Verification,
+    pub created: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub verification: Verification,
+    pub outcome: CheckOutcome,
+}
+
+/// An outbox message opened for reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub to: String,
+    pub channel: Channel,
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+pub const DEFAULT_TENANT: &str = "default";
+
+impl Engine {
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    // ---- tenants and keys -------------------------------------------------------------
+
+    pub async fn authenticate(&self, key_id: &str, secret: &str) -> Result<Principal> {
+        let Ok(id) = KeyId::parse(key_id) else {
+            // Same work as a real lookup miss, so unknown ids answer alike.
+            let _ = tenant::authenticate(None, secret, &self.secrets);
+            return Err(Error::Unauthorized);
+        };
+        let key = self.store.key(&id).await?;
+        tenant::authenticate(key, secret, &self.secrets)
+    }
+
+    /// `Bearer <key_id>.<secret>` / `Ocp-Apim-Subscription-Key` form.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Principal> {
+        match token.split_once('.') {
+            Some((id, secret)) => self.authenticate(id, secret).await,
+            None => Err(Error::Unauthorized),
+        }
+    }
+
+    pub async fn tenant_by_slug_or_create(&self, slug: &str) -> Result<Tenant> {
+        tenant::validate_slug(slug)?;
+        if let Some(t) = self.store.tenant_by_slug(slug).await? {
+            return Ok(t);
+        }
+        let t = Tenant {
+            id: TenantId::generate(self.rng.as_ref()),
+            slug: slug.to_owned(),
+            created_at: self.now(),
+        };
+        match self.store.create_tenant(t).await {
+            Ok(t) => Ok(t),
+            // Another process created it meanwhile.
+            Err(Error::Conflict(_)) => self
+                .store
+                .tenant_by_slug(slug)
+                .await?
+                .ok_or(Error::NotFound("tenant")),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn issue_key(&self, tenant_slug: &str, name: &str, scopes: Scopes) -> Result<IssuedKey> {
+        let tenant = self.tenant_by_slug_or_create(tenant_slug).await?;
+        let issued = tenant::issue_key(
+            &tenant.id,
+            name,
+            scopes,
+            &self.secrets,
+            self.rng.as_ref(),
+            self.now(),
+        );
+        self.store.insert_key(issued.key.clone()).await?;
+        Ok(issued)
+    }
+
+    /// On a database with no tenant yet: the `default` tenant and an admin key, to print once.
+    pub async fn bootstrap(&self) -> Result<Option<IssuedKey>> {
+        if self.store.count_tenants().await? > 0 {
+            return Ok(None);
+        }
+        let scopes = Scopes::new(vec![Scope::Admin, Scope::Verify]);
+        self.issue_key(DEFAULT_TENANT, "bootstrap admin", scopes).await.map(Some)
+    }
+
+    pub async fn list_keys(&self, tenant_slug: Option<&str>) -> Result<Vec<(ApiKey, String)>> {
+        let tenant = match tenant_slug {
+            Some(slug) => Some(
+                self.store
+                    .tenant_by_slug(slug)
+                    .await?
+                    .ok_or(Error::NotFound("tenant"))?,
+            ),
+            None => None,
+        };
+        let keys = self.store.list_keys(tenant.as_ref().map(|t| &t.id)).await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let slug = match &tenant {
+                Some(t) => t.slug.clone(),
+                None => self
+                    .store
+                    .tenant(&k.tenant_id)
+                    .await?
+                    .map(|t| t.slug)
+                    .unwrap_or_default(),
+            };
+            out.push((k, slug));
+        }
+        Ok(out)
+    }
+
+    pub async fn revoke_key(&self, key_id: &str) -> Result<()> {
+        let id = KeyId::parse(key_id)?;
+        if self.store.revoke_key(&id, self.now()).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound("api key"))
+        }
+    }
+
+    // ---- services ---------------------------------------------------------------------
+
+    pub async fn create_service(&self, who: &Principal, new: NewService) -> Result<Service> {
+        who.require(Scope::Admin)?;
+        self.create_service_for(&who.tenant_id, new).await
+    }
+
+    pub async fn create_service_for(&self, tenant: &TenantId, new: NewService) -> Result<Service> {
+        let config = new.into_config()?;
+        let id = ServiceId::generate(self.rng.as_ref());
+        self.store.insert_service(tenant, id, config, self.now()).await
+    }
+
+    pub async fn service(&self, who: &Principal, id: &str) -> Result<Service> {
+        who.require(Scope::Verify)?;
+        let id = ServiceId::parse(id)?;
+        self.store
+            .service(&who.tenant_id, &id)
+            .await?
+            .ok_or(Error::NotFound("service"))
+    }
+
+    pub async fn list_services(&self, who: &Principal) -> Result<Vec<Service>> {
+        who.require(Scope::Verify)?;
+        self.store.list_services(&who.tenant_id).await
+    }
+
+    /// Dialects whose configuration id is a small integer: that service, or with none given
+    /// the tenant's first service, created with defaults on first use.
+    pub async fn service_by_number(&self, who: &Principal, number: Option<i64>) -> Result<Service> {
+        who.require(Scope::Verify)?;
+        let services = self.store.list_services(&who.tenant_id).await?;
+        match number {
+            Some(n) => services
+                .into_iter()
+                .find(|s| s.number == n)
+                .ok_or(Error::NotFound("service")),
+            None => match services.into_iter().min_by_key(|s| s.number) {
+                Some(s) => Ok(s),
+                None => self
+                    .create_service_for(&who.tenant_id, NewService::named("otpd"))
+                    .await,
+            },
+        }
+    }
+
+    // ---- verifications ----------------------------------------------------------------
+
+    pub async fn start_verification(
+        &self,
+        who: &Principal,
+        service_id: &str,
+        input: StartInput,
+    ) -> Result<Started> {
+        let service = self.service(who, service_id).await?;
+        self.start_with_service(who, service, input).await
+    }
+
+    pub async fn start_with_service(
+        &self,
+        who: &Principal,
+        service: Service,
+        input: StartInput,
+    ) -> Result<Started> {
+        who.require(Scope::Verify)?;
+        let cfg = &service.config;
+        cfg.allows(&input.to)?;
+        let (code, custom) = match input.custom_code {
+            Some(_) if !cfg.custom_code_enabled => {
+                return Err(Error::invalid(
+                    "custom_code",
+                    "is not enabled for this service",
+                ));
+            }
+            Some(c) => (c, true),
+            None => (
+                Code::generate(cfg.code_length, cfg.alphabet, self.rng.as_ref()),
+                false,
+            ),
+        };
+        let sealed_code = self.secrets.seal(
+            self.rng.as_ref(),
+            code.expose().as_bytes(),
+            service.tenant_id.as_str().as_bytes(),
+        )?;
+        let channel = input.channel;
+        let req = StartRequest {
+            locale: input.locale.unwrap_or_else(|| cfg.default_locale.clone()),
+            service,
+            to: input.to,
+            channel,
+            code,
+            custom_code: custom,
+            fresh_id: VerificationId::generate(self.rng.as_ref()),
+            reference: input.reference,
+            sealed_code,
+        };
+        let (verification, created) = self.store.start_verification(req, self.now()).await?;
+        self.dispatcher.wake();
+        metrics::counter!("otpd_verifications_started_total", "channel" => channel.as_str())
+            .increment(1);
+        Ok(Started {
+            verification,
+            created,
+        })
+    }
+
+    pub async fn check_verification(
+        &self,
+        who: &Principal,
+        service_id: &str,
+        id: &str,
+        code: Code,
+    ) -> Result<Checked> {
+        who.require(Scope::Verify)?;
+        let service = ServiceId::parse(service_id)?;
+        let id = VerificationId::parse(id)?;
+        self.check_parsed(who, &service, &id, code).await
+    }
+
+    async fn check_parsed(
+        &self,
+        who: &Principal,
+        service: &ServiceId,
+        id: &VerificationId,
+        code: Code,
+    ) -> Result<Checked> {
+        let (verification, outcome) = self
+            .store
+            .check_verification(&who.tenant_id, service, id, code, self.now())
+            .await?;
+        let result = if outcome.valid {
+            "approved"
+        } else if outcome.changed {
+            "wrong_code"
+        } else {
+            "not_pending"
+        };
+        metrics::counter!("otpd_checks_total", "result" => result).increment(1);
+        Ok(Checked {
+            verification,
+            outcome,
+        })
+    }
+
+    /// Checks the pending verification for `to` (any channel).
+    pub async fn check_destination(
+        &self,
+        who: &Principal,
+        service_id: &str,
+        to: &Destination,
+        code: Code,
+    ) -> Result<Checked> {
+        who.require(Scope::Verify)?;
+        let service = ServiceId::parse(service_id)?;
+        let id = self
+            .store
+            .pending_for(&who.tenant_id, &service, to.as_str())
+            .await?
+            .ok_or(Error::NotFound("pending verification"))?;
+        self.check_parsed(who, &service, &id, code).await
+    }
+
+    pub async fn cancel_verification(
+        &self,
+        who: &Principal,
+        service_id: &str,
+        id: &str,
+    ) -> Result<Verification> {
+        who.require(Scope::Verify)?;
+        let service = ServiceId::parse(service_id)?;
+        let id = VerificationId::parse(id)?;
+        self.store
+            .cancel_verification(&who.tenant_id, &service, &id, self.now())
+            .await
+    }
+
+    pub async fn verification(
+        &self,
+        who: &Principal,
+        service_id: &str,
+        id: &str,
+    ) -> Result<Verification> {
+        who.require(Scope::Verify)?;
+        let service = ServiceId::parse(service_id)?;
+        let id = VerificationId::parse(id)?;
+        self.store
+            .verification(&who.tenant_id, &service, &id)
+            .await?
+            .ok_or(Error::NotFound("verification"))
+    }
+
+    // ---- development outbox -----------------------------------------------------------
+
+    pub async fn outbox(
+        &self,
+        who: &Principal,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>> {
+        who.require(Scope::Admin)?;
+        let sealed = self.store.messages(&who.tenant_id, to, limit).await?;
+        sealed
+            .into_iter()
+            .map(|m| {
+                let body = self.secrets.open(&m.sealed_body, m.tenant_id.as_str().as_bytes())?;
+                Ok(OutboxMessage {
+                    id: m.id,
+                    to: m.to,
+                    channel: m.channel,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                    created_at: m.created_at,
+                })
+            })
+            .collect()
+    }
+}

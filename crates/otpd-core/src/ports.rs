@@ -1,0 +1,129 @@
+//! The ports the engine talks through. Adapters (otpd-store, otpd-delivery) implement them.
+
+use crate::clock::Timestamp;
+use crate::code::Code;
+use crate::delivery::{AttemptResult, Job};
+use crate::destination::Channel;
+use crate::error::Result;
+use crate::ids::{KeyId, ServiceId, TenantId, VerificationId};
+use crate::service::{Service, ServiceConfig};
+use crate::tenant::{ApiKey, Tenant};
+use crate::verification::{CheckOutcome, StartRequest, Verification};
+use async_trait::async_trait;
+
+/// A message kept by the development `outbox` provider, sealed at rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedMessage {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub to: String,
+    pub channel: Channel,
+    pub sealed_body: Vec<u8>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SweepReport {
+    pub expired: u64,
+    pub purged: u64,
+}
+
+/// Persistence. Every method is one transaction; a method that returns `Ok` has committed
+/// durably. Methods that change verifications call the pure functions of
+/// [`crate::verification`] inside their transaction, so the rules stay in the core.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip for readiness.
+    async fn ping(&self) -> Result<()>;
+
+    async fn create_tenant(&self, tenant: Tenant) -> Result<Tenant>;
+    async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>>;
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>>;
+    async fn count_tenants(&self) -> Result<u64>;
+
+    async fn insert_key(&self, key: ApiKey) -> Result<()>;
+    async fn key(&self, id: &KeyId) -> Result<Option<ApiKey>>;
+    async fn list_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKey>>;
+    /// `false` when there was no such unrevoked key.
+    async fn revoke_key(&self, id: &KeyId, now: Timestamp) -> Result<bool>;
+
+    /// Assigns the next per-tenant `number`.
+    async fn insert_service(
+        &self,
+        tenant: &TenantId,
+        id: ServiceId,
+        config: ServiceConfig,
+        now: Timestamp,
+    ) -> Result<Service>;
+    async fn service(&self, tenant: &TenantId, id: &ServiceId) -> Result<Option<Service>>;
+    async fn list_services(&self, tenant: &TenantId) -> Result<Vec<Service>>;
+
+    /// Creates a verification or re-sends a pending one (see `plan_start`), records the send
+    /// and queues the delivery job, all in one transaction. Returns the verification and
+    /// whether it is new.
+    async fn start_verification(
+        &self,
+        req: StartRequest,
+        now: Timestamp,
+    ) -> Result<(Verification, bool)>;
+    /// `Err(NotFound)` when the verification is not this tenant's and service's.
+    async fn check_verification(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        id: &VerificationId,
+        candidate: Code,
+        now: Timestamp,
+    ) -> Result<(Verification, CheckOutcome)>;
+    async fn cancel_verification(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        id: &VerificationId,
+        now: Timestamp,
+    ) -> Result<Verification>;
+    async fn verification(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        id: &VerificationId,
+    ) -> Result<Option<Verification>>;
+    /// The newest verification still marked pending for `to`, on any channel.
+    async fn pending_for(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        to: &str,
+    ) -> Result<Option<VerificationId>>;
+
+    /// Leases up to `limit` due jobs for `lease_ms`; a job whose lease ran out (its worker
+    /// died) is due again. Jobs whose code expired are dropped instead.
+    async fn claim_jobs(&self, now: Timestamp, limit: usize, lease_ms: i64) -> Result<Vec<Job>>;
+    async fn finish_attempt(&self, job_id: i64, result: AttemptResult, now: Timestamp)
+    -> Result<()>;
+
+    async fn save_message(&self, msg: SealedMessage) -> Result<()>;
+    /// Newest first.
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SealedMessage>>;
+
+    /// Marks overdue pending verifications expired and deletes rows that ended more than
+    /// `retention_secs` ago.
+    async fn sweep(&self, now: Timestamp, retention_secs: u64) -> Result<SweepReport>;
+}
+
+/// Tells delivery workers that new jobs are waiting, so they need not poll to find them.
+pub trait Dispatcher: Send + Sync + 'static {
+    fn wake(&self);
+}
+
+/// For tests and tools that run without workers.
+pub struct NoDispatch;
+
+impl Dispatcher for NoDispatch {
+    fn wake(&self) {}
+}

@@ -1,0 +1,168 @@
+//! The server's keys and what they are used for: the code MAC, the API-secret MAC, and the
+//! short-lived sealing of codes and rendered messages in the outbox (so no stored column ever
+//! holds a code in the clear).
+
+use crate::code::Code;
+use crate::error::{Error, Result};
+use crate::ids::VerificationId;
+use crate::random::Random;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// HMAC-SHA-256 output; compared only in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Digest32(pub [u8; 32]);
+
+impl std::fmt::Debug for Digest32 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Digest32(..)")
+    }
+}
+
+impl Digest32 {
+    pub fn ct_eq(&self, other: &Digest32) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+
+    pub fn from_slice(b: &[u8]) -> Result<Digest32> {
+        <[u8; 32]>::try_from(b)
+            .map(Digest32)
+            .map_err(|_| Error::Internal("stored digest has the wrong length".into()))
+    }
+}
+
+pub struct ServerSecrets {
+    code_key: [u8; 32],
+    api_key: [u8; 32],
+    seal: ChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for ServerSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerSecrets(..)")
+    }
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = match <HmacSha256 as Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC takes any key length"),
+    };
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+impl ServerSecrets {
+    /// Derives one independent key per purpose from the master key.
+    pub fn from_master(master: &[u8]) -> Result<ServerSecrets> {
+        if master.len() < 32 {
+            return Err(Error::invalid(
+                "server_key",
+                "must be at least 32 bytes (64 hex digits)",
+            ));
+        }
+        let code_key = hmac(master, &[b"otpd/code-mac/v1"]);
+        let api_key = hmac(master, &[b"otpd/api-secret-mac/v1"]);
+        let seal_key = hmac(master, &[b"otpd/seal/v1"]);
+        Ok(ServerSecrets {
+            code_key,
+            api_key,
+            seal: ChaCha20Poly1305::new(&seal_key.into()),
+        })
+    }
+
+    /// HMAC(server key, verification id || code): binds a code to its verification.
+    pub fn code_mac(&self, id: &VerificationId, code: &Code) -> Digest32 {
+        Digest32(hmac(
+            &self.code_key,
+            &[id.as_str().as_bytes(), code.expose().as_bytes()],
+        ))
+    }
+
+    /// Lookup hash of a random API secret. Secrets carry >= 128 bits, so a slow hash buys nothing.
+    pub fn api_secret_mac(&self, secret: &str) -> Digest32 {
+        Digest32(hmac(&self.api_key, &[secret.as_bytes()]))
+    }
+
+    /// Encrypts `plain` for the outbox. `context` (e.g. a tenant id) is authenticated, so a
+    /// sealed value cannot be moved to another row of another meaning.
+    pub fn seal(&self, rng: &dyn Random, plain: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; 12];
+        rng.fill(&mut nonce);
+        let mut out = nonce.to_vec();
+        let ct = self
+            .seal
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plain,
+                    aad: context,
+                },
+            )
+            .map_err(|_| Error::Internal("sealing failed".into()))?;
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    pub fn open(&self, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+        if sealed.len() < 12 {
+            return Err(Error::Internal("sealed value too short".into()));
+        }
+        let (nonce, ct) = sealed.split_at(12);
+        self.seal
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: context })
+            .map_err(|_| Error::Internal("sealed value does not open with this server key".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SeededRandom;
+
+    fn secrets() -> ServerSecrets {
+        ServerSecrets::from_master(&[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn short_master_key_is_refused() {
+        assert!(ServerSecrets::from_master(&[1u8; 31]).is_err());
+    }
+
+    #[test]
+    fn code_mac_binds_id_and_code() {
+        let s = secrets();
+        let rng = SeededRandom::new(1);
+        let a = VerificationId::generate(&rng);
+        let b = VerificationId::generate(&rng);
+        let c = Code::custom("123456", "code").unwrap();
+        let d = Code::custom("123457", "code").unwrap();
+        assert!(s.code_mac(&a, &c).ct_eq(&s.code_mac(&a, &c)));
+        assert!(!s.code_mac(&a, &c).ct_eq(&s.code_mac(&b, &c)));
+        assert!(!s.code_mac(&a, &c).ct_eq(&s.code_mac(&a, &d)));
+        // Not a bare SHA-256 of the code.
+        use sha2::Digest;
+        let bare: [u8; 32] = sha2::Sha256::digest(b"123456").into();
+        assert_ne!(s.code_mac(&a, &c).0, bare);
+    }
+
+    #[test]
+    fn sealed_values_open_only_in_their_context() {
+        let s = secrets();
+        let rng = SeededRandom::new(2);
+        let sealed = s.seal(&rng, b"482913", b"TNa").unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"482913"));
+        assert_eq!(s.open(&sealed, b"TNa").unwrap(), b"482913");
+        assert!(s.open(&sealed, b"TNb").is_err());
+        let other = ServerSecrets::from_master(&[8u8; 32]).unwrap();
+        assert!(other.open(&sealed, b"TNa").is_err());
+    }
+}
