@@ -23,6 +23,7 @@ pub struct SealedMessage {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `expired`: verifications and undelivered jobs whose time ran out; `purged`: rows deleted.
 pub struct SweepReport {
     pub expired: u64,
     pub purged: u64,

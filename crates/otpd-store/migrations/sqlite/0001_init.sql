@@ -1,0 +1,99 @@
+-- otpd schema v1 (SQLite). Timestamps are milliseconds since the Unix epoch.
+-- No column holds a code or an API secret: codes are HMACs, outbox payloads are sealed.
+
+CREATE TABLE tenants (
+    id          TEXT PRIMARY KEY,
+    slug        TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+    name        TEXT NOT NULL,
+    secret_mac  BLOB NOT NULL,
+    scopes      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
+CREATE INDEX api_keys_tenant ON api_keys(tenant_id);
+
+CREATE TABLE services (
+    id          TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+    number      INTEGER NOT NULL,
+    config      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (tenant_id, number)
+);
+
+CREATE TABLE verifications (
+    id              TEXT PRIMARY KEY,
+    tenant_id       TEXT NOT NULL,
+    service_id      TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    code_mac        BLOB NOT NULL,
+    custom_code     INTEGER NOT NULL,
+    locale          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    max_attempts    INTEGER NOT NULL,
+    send_count      INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    context_id      TEXT,
+    source          TEXT,
+    reference_code  TEXT
+);
+-- The one pending verification per service, destination and channel.
+CREATE INDEX verifications_pending ON verifications(service_id, destination, channel)
+    WHERE status = 'pending';
+CREATE INDEX verifications_status_expiry ON verifications(status, expires_at);
+CREATE INDEX verifications_expiry ON verifications(expires_at);
+
+-- One row per code sent, for the per-destination send limit.
+CREATE TABLE sends (
+    service_id   TEXT NOT NULL,
+    destination  TEXT NOT NULL,
+    at           INTEGER NOT NULL
+);
+CREATE INDEX sends_destination ON sends(service_id, destination, at);
+CREATE INDEX sends_at ON sends(at);
+
+CREATE TABLE outbox_jobs (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id        TEXT NOT NULL,
+    service_id       TEXT NOT NULL,
+    verification_id  TEXT NOT NULL,
+    channel          TEXT NOT NULL,
+    destination      TEXT NOT NULL,
+    locale           TEXT NOT NULL,
+    sealed_code      BLOB,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    -- queued: when the next attempt is due; sending: when the lease runs out.
+    due_at           INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL,
+    provider         TEXT,
+    provider_ref     TEXT,
+    last_error       TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+);
+CREATE INDEX outbox_jobs_due ON outbox_jobs(status, due_at);
+CREATE INDEX outbox_jobs_verification ON outbox_jobs(verification_id);
+CREATE INDEX outbox_jobs_created ON outbox_jobs(created_at);
+
+-- Messages kept by the development `outbox` provider, sealed.
+CREATE TABLE outbox_messages (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id    TEXT NOT NULL,
+    destination  TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    sealed_body  BLOB NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX outbox_messages_tenant ON outbox_messages(tenant_id, destination, id);
+CREATE INDEX outbox_messages_created ON outbox_messages(created_at);

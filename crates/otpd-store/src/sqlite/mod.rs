@@ -1,0 +1,310 @@
+//! The SQLite store: one file, WAL, `synchronous=FULL`, group commit.
+
+mod directory;
+mod maintenance;
+mod outbox;
+mod pool;
+mod rows;
+mod verifications;
+
+use async_trait::async_trait;
+use otpd_core::clock::Timestamp;
+use otpd_core::code::Code;
+use otpd_core::delivery::{AttemptResult, Job};
+use otpd_core::ids::{KeyId, ServiceId, TenantId, VerificationId};
+use otpd_core::ports::{SealedMessage, Store, SweepReport};
+use otpd_core::secrets::ServerSecrets;
+use otpd_core::service::{Service, ServiceConfig};
+use otpd_core::tenant::{ApiKey, Tenant};
+use otpd_core::verification::{CheckOutcome, StartRequest, Verification};
+use otpd_core::{Error, Result};
+use pool::{Pool, sql_err};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Migrations, applied in order; the database's `user_version` records how many ran.
+/// An applied migration is never edited: add a new one.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+
+const READERS: usize = 2;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: Pool,
+    secrets: Arc<ServerSecrets>,
+    path: PathBuf,
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| {
+        Error::Unavailable(format!("opening the database {}: {e}", path.display()))
+    })?;
+    // WAL: readers never block the writer. FULL: a commit is on disk before we answer.
+    // busy_timeout: the CLI may write while a server runs.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -16000;",
+    )
+    .map_err(sql_err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Brings the schema up to date; returns how many migrations ran.
+fn migrate(conn: &Connection) -> Result<usize> {
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_err)?;
+    let run = (|| {
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sql_err)?;
+        let version = usize::try_from(version).unwrap_or(0);
+        if version > MIGRATIONS.len() {
+            return Err(Error::Internal(format!(
+                "the database is at schema {version}, newer than this otpd knows ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for sql in &MIGRATIONS[version..] {
+            conn.execute_batch(sql).map_err(sql_err)?;
+        }
+        conn.execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len()))
+            .map_err(sql_err)?;
+        Ok(MIGRATIONS.len() - version)
+    })();
+    match run {
+        Ok(n) => {
+            conn.execute_batch("COMMIT").map_err(sql_err)?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path, secrets: Arc<ServerSecrets>) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::Unavailable(format!("creating {}: {e}", dir.display()))
+            })?;
+        }
+        let writer = open_connection(path)?;
+        migrate(&writer)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let c = open_connection(path)?;
+                c.execute_batch("PRAGMA query_only = ON").map_err(sql_err)?;
+                Ok(c)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SqliteStore {
+            pool: Pool::start(writer, readers)?,
+            secrets,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Applies pending migrations without starting a store; returns how many ran.
+    pub fn migrate_file(path: &Path) -> Result<usize> {
+        migrate(&open_connection(path)?)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        self.pool
+            .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(sql_err))
+            .await
+    }
+
+    async fn create_tenant(&self, tenant: Tenant) -> Result<Tenant> {
+        self.pool
+            .write(move |c| directory::create_tenant(c, tenant))
+            .await
+    }
+
+    async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>> {
+        let slug = slug.to_owned();
+        self.pool
+            .read(move |c| directory::tenant_where(c, "slug", &slug))
+            .await
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>> {
+        let id = id.as_str().to_owned();
+        self.pool
+            .read(move |c| directory::tenant_where(c, "id", &id))
+            .await
+    }
+
+    async fn count_tenants(&self) -> Result<u64> {
+        self.pool.read(directory::count_tenants).await
+    }
+
+    async fn insert_key(&self, key: ApiKey) -> Result<()> {
+        self.pool.write(move |c| directory::insert_key(c, &key)).await
+    }
+
+    async fn key(&self, id: &KeyId) -> Result<Option<ApiKey>> {
+        let id = id.clone();
+        self.pool.read(move |c| directory::key(c, &id)).await
+    }
+
+    async fn list_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKey>> {
+        let tenant = tenant.cloned();
+        self.pool
+            .read(move |c| directory::list_keys(c, tenant.as_ref()))
+            .await
+    }
+
+    async fn revoke_key(&self, id: &KeyId, now: Timestamp) -> Result<bool> {
+        let id = id.clone();
+        self.pool
+            .write(move |c| directory::revoke_key(c, &id, now))
+            .await
+    }
+
+    async fn insert_service(
+        &self,
+        tenant: &TenantId,
+        id: ServiceId,
+        config: ServiceConfig,
+        now: Timestamp,
+    ) -> Result<Service> {
+        let tenant = tenant.clone();
+        self.pool
+            .write(move |c| directory::insert_service(c, tenant, id, config, now))
+            .await
+    }
+
+    async fn service(&self, tenant: &TenantId, id: &ServiceId) -> Result<Option<Service>> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.pool
+            .read(move |c| directory::service(c, &tenant, &id))
+            .await
+    }
+
+    async fn list_services(&self, tenant: &TenantId) -> Result<Vec<Service>> {
+        let tenant = tenant.clone();
+        self.pool
+            .read(move |c| directory::list_services(c, &tenant))
+            .await
+    }
+
+    async fn start_verification(
+        &self,
+        req: StartRequest,
+        now: Timestamp,
+    ) -> Result<(Verification, bool)> {
+        let secrets = self.secrets.clone();
+        self.pool
+            .write(move |c| verifications::start(c, req, &secrets, now))
+            .await
+    }
+
+    async fn check_verification(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        id: &VerificationId,
+        candidate: Code,
+        now: Timestamp,
+    ) -> Result<(Verification, CheckOutcome)> {
+        let secrets = self.secrets.clone();
+        let key = (tenant.clone(), service.clone(), id.clone());
+        self.pool
+            .write(move |c| verifications::check(c, &key.0, &key.1, &key.2, &candidate, &secrets, now))
+            .await
+    }
+
+    async fn cancel_verification(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        id: &VerificationId,
+        now: Timestamp,
+    ) -> Result<Verification> {
+        let key = (tenant.clone(), service.clone(), id.clone());
+        self.pool
+            .write(move |c| verifications::cancel(c, &key.0, &key.1, &key.2, now))
+            .await
+    }
+
+    async fn verification(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        id: &VerificationId,
+    ) -> Result<Option<Verification>> {
+        let key = (tenant.clone(), service.clone(), id.clone());
+        self.pool
+            .read(move |c| verifications::get(c, &key.0, &key.1, &key.2))
+            .await
+    }
+
+    async fn pending_for(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        to: &str,
+    ) -> Result<Option<VerificationId>> {
+        let key = (tenant.clone(), service.clone(), to.to_owned());
+        self.pool
+            .read(move |c| verifications::pending_for(c, &key.0, &key.1, &key.2))
+            .await
+    }
+
+    async fn claim_jobs(&self, now: Timestamp, limit: usize, lease_ms: i64) -> Result<Vec<Job>> {
+        self.pool
+            .write(move |c| outbox::claim(c, now, limit, lease_ms))
+            .await
+    }
+
+    async fn finish_attempt(
+        &self,
+        job_id: i64,
+        result: AttemptResult,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.pool
+            .write(move |c| outbox::finish(c, job_id, result, now))
+            .await
+    }
+
+    async fn save_message(&self, msg: SealedMessage) -> Result<()> {
+        self.pool.write(move |c| outbox::save_message(c, &msg)).await
+    }
+
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        to: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SealedMessage>> {
+        let (tenant, to) = (tenant.clone(), to.map(str::to_owned));
+        self.pool
+            .read(move |c| outbox::messages(c, &tenant, to.as_deref(), limit))
+            .await
+    }
+
+    async fn sweep(&self, now: Timestamp, retention_secs: u64) -> Result<SweepReport> {
+        self.pool
+            .write(move |c| maintenance::sweep(c, now, retention_secs))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! The delivery outbox: claiming with leases, recording attempts, and the development
+//! provider's kept messages.
+
+use super::pool::sql_err;
+use super::rows;
+use super::verifications;
+use otpd_core::clock::Timestamp;
+use otpd_core::delivery::{AttemptResult, Job};
+use otpd_core::ids::{ServiceId, TenantId, VerificationId};
+use otpd_core::ports::SealedMessage;
+use otpd_core::{Error, Result};
+use rusqlite::{Connection, params};
+
+pub(super) fn claim(c: &Connection, now: Timestamp, limit: usize, lease_ms: i64) -> Result<Vec<Job>> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT id, tenant_id, service_id, verification_id, channel, destination, locale,
+                    sealed_code, attempts, expires_at, created_at
+             FROM outbox_jobs WHERE status IN ('queued', 'sending') AND due_at <= ?1
+             ORDER BY due_at LIMIT ?2",
+        )
+        .map_err(sql_err)?;
+    let mut found = s
+        .query(params![now.0, limit as i64])
+        .map_err(sql_err)?;
+    let mut jobs = Vec::new();
+    let mut stale = Vec::new();
+    while let Some(r) = found.next().map_err(sql_err)? {
+        let id: i64 = r.get(0).map_err(sql_err)?;
+        let expires_at = Timestamp(r.get(9).map_err(sql_err)?);
+        let sealed: Option<Vec<u8>> = r.get(7).map_err(sql_err)?;
+        let Some(sealed_code) = sealed.filter(|_| expires_at > now) else {
+            stale.push(id);
+            continue;
+        };
+        jobs.push(Job {
+            id,
+            tenant_id: TenantId::from_trusted(r.get(1).map_err(sql_err)?),
+            service_id: ServiceId::from_trusted(r.get(2).map_err(sql_err)?),
+            verification_id: VerificationId::from_trusted(r.get(3).map_err(sql_err)?),
+            channel: rows::channel(&r.get::<_, String>(4).map_err(sql_err)?)?,
+            to: r.get(5).map_err(sql_err)?,
+            locale: rows::locale(&r.get::<_, String>(6).map_err(sql_err)?)?,
+            sealed_code,
+            attempts: r.get::<_, i64>(8).map_err(sql_err)? as u32 + 1,
+            expires_at,
+            created_at: Timestamp(r.get(10).map_err(sql_err)?),
+        });
+    }
+    drop(found);
+    for id in stale {
+        c.prepare_cached(
+            "UPDATE outbox_jobs SET status = 'dropped', sealed_code = NULL, updated_at = ?2 WHERE id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![id, now.0]))
+        .map_err(sql_err)?;
+    }
+    let lease_until = now.plus_millis(lease_ms);
+    for j in &jobs {
+        c.prepare_cached(
+            "UPDATE outbox_jobs SET status = 'sending', attempts = ?2, due_at = ?3, updated_at = ?4 WHERE id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![j.id, j.attempts, lease_until.0, now.0]))
+        .map_err(sql_err)?;
+    }
+    Ok(jobs)
+}
+
+pub(super) fn finish(c: &Connection, job_id: i64, result: AttemptResult, now: Timestamp) -> Result<()> {
+    let verification_id: String = c
+        .prepare_cached("SELECT verification_id FROM outbox_jobs WHERE id = ?1")
+        .and_then(|mut s| s.query_row([job_id], |r| r.get(0)))
+        .map_err(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Error::NotFound("delivery job"),
+            e => sql_err(e),
+        })?;
+    match result {
+        AttemptResult::Sent { provider, provider_ref } => c
+            .prepare_cached(
+                "UPDATE outbox_jobs SET status = 'sent', sealed_code = NULL, provider = ?2,
+                     provider_ref = ?3, last_error = NULL, updated_at = ?4 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![job_id, provider, provider_ref, now.0])),
+        AttemptResult::Retry { error, retry_at } => c
+            .prepare_cached(
+                "UPDATE outbox_jobs SET status = 'queued', due_at = ?2, last_error = ?3, updated_at = ?4
+                 WHERE id = ?1 AND status = 'sending'",
+            )
+            .and_then(|mut s| s.execute(params![job_id, retry_at.0, error, now.0])),
+        AttemptResult::Failed { error } => {
+            c.prepare_cached(
+                "UPDATE outbox_jobs SET status = 'failed', sealed_code = NULL, last_error = ?2, updated_at = ?3
+                 WHERE id = ?1",
+            )
+            .and_then(|mut s| s.execute(params![job_id, error, now.0]))
+            .map_err(sql_err)?;
+            verifications::delivery_failed(c, job_id, &verification_id, now)?;
+            return Ok(());
+        }
+    }
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+pub(super) fn save_message(c: &Connection, m: &SealedMessage) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO outbox_messages (tenant_id, destination, channel, sealed_body, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            m.tenant_id.as_str(),
+            m.to,
+            m.channel.as_str(),
+            m.sealed_body,
+            m.created_at.0
+        ])
+    })
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+pub(super) fn messages(
+    c: &Connection,
+    tenant: &TenantId,
+    to: Option<&str>,
+    limit: usize,
+) -> Result<Vec<SealedMessage>> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT id, tenant_id, destination, channel, sealed_body, created_at FROM outbox_messages
+             WHERE tenant_id = ?1 AND (?2 IS NULL OR destination = ?2) ORDER BY id DESC LIMIT ?3",
+        )
+        .map_err(sql_err)?;
+    let mut r = s
+        .query(params![tenant.as_str(), to, limit as i64])
+        .map_err(sql_err)?;
+    let mut out = Vec::new();
+    while let Some(row) = r.next().map_err(sql_err)? {
+        out.push(SealedMessage {
+            id: row.get(0).map_err(sql_err)?,
+            tenant_id: TenantId::from_trusted(row.get(1).map_err(sql_err)?),
+            to: row.get(2).map_err(sql_err)?,
+            channel: rows::channel(&row.get::<_, String>(3).map_err(sql_err)?)?,
+            sealed_body: row.get(4).map_err(sql_err)?,
+            created_at: Timestamp(row.get(5).map_err(sql_err)?),
+        });
+    }
+    Ok(out)
+}
