@@ -1,0 +1,207 @@
+//! The outbox worker: claims due jobs under a lease, renders, sends through the channel's
+//! providers in failover order, and records the result. A worker that dies mid-send loses
+//! nothing: its lease runs out and the job is claimed again (at-least-once delivery).
+
+use crate::provider::{OutboundMessage, ProviderError, Rendered};
+use crate::routes::Routes;
+use otpd_core::clock::Clock;
+use otpd_core::delivery::{AttemptResult, Job, next_retry};
+use otpd_core::destination::{Channel, mask};
+use otpd_core::ports::{Dispatcher, Store};
+use otpd_core::render::{MessageContext, render_call, render_email, render_sms};
+use otpd_core::secrets::ServerSecrets;
+use rand::Rng;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Jobs claimed (and sent concurrently) per round.
+    pub batch: usize,
+    /// How long a claimed job is ours before another worker may take it.
+    pub lease: Duration,
+    /// Attempts per job before it fails for good.
+    pub max_attempts: u32,
+    /// How often to look for due retries when nobody wakes us.
+    pub poll: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            batch: 64,
+            lease: Duration::from_secs(60),
+            max_attempts: 8,
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The core's `Dispatcher`: new jobs wake a sleeping worker at once.
+#[derive(Clone, Default)]
+pub struct Wakeup(Arc<Notify>);
+
+impl Dispatcher for Wakeup {
+    fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+pub struct Worker {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub secrets: Arc<ServerSecrets>,
+    pub routes: Routes,
+    pub wakeup: Wakeup,
+    pub config: WorkerConfig,
+}
+
+impl Worker {
+    /// Runs until `shutdown` turns true, finishing the round in hand.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let handled = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming delivery jobs failed");
+                    0
+                }
+            };
+            if handled == 0 {
+                tokio::select! {
+                    _ = self.wakeup.0.notified() => {}
+                    _ = tokio::time::sleep(self.config.poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// One round: claim a batch and deliver it. Returns how many jobs were handled.
+    pub async fn run_once(self: &Arc<Self>) -> otpd_core::Result<usize> {
+        let lease_ms = self.config.lease.as_millis() as i64;
+        let jobs = self
+            .store
+            .claim_jobs(self.clock.now(), self.config.batch, lease_ms)
+            .await?;
+        let n = jobs.len();
+        let mut set = JoinSet::new();
+        for job in jobs {
+            let me = self.clone();
+            set.spawn(async move {
+                let id = job.id;
+                let result = me.attempt(job).await;
+                if let Err(e) = me.store.finish_attempt(id, result, me.clock.now()).await {
+                    // The lease runs out and the job is tried again: at least once.
+                    tracing::warn!(job = id, error = %e, "recording a delivery result failed");
+                }
+            });
+        }
+        while set.join_next().await.is_some() {}
+        Ok(n)
+    }
+
+    async fn attempt(&self, job: Job) -> AttemptResult {
+        let message = match self.render(&job).await {
+            Ok(m) => m,
+            Err(error) => {
+                tracing::error!(job = job.id, %error, "cannot render a delivery");
+                return AttemptResult::Failed { error };
+            }
+        };
+        let providers = self.routes.for_channel(job.channel);
+        if providers.is_empty() {
+            return AttemptResult::Failed {
+                error: format!("no provider is routed for {}", job.channel.as_str()),
+            };
+        }
+        let mut last_error = String::new();
+        for p in providers {
+            let started = Instant::now();
+            let outcome = p.send(&message).await;
+            metrics::histogram!("otpd_delivery_seconds", "provider" => p.name().to_owned())
+                .record(started.elapsed().as_secs_f64());
+            match outcome {
+                Ok(receipt) => {
+                    metrics::counter!("otpd_deliveries_total", "provider" => p.name().to_owned(), "status" => "sent")
+                        .increment(1);
+                    tracing::info!(job = job.id, provider = p.name(), to = %mask(&job.to), channel = job.channel.as_str(), "delivered to provider");
+                    return AttemptResult::Sent {
+                        provider: p.name().to_owned(),
+                        provider_ref: receipt.provider_ref,
+                    };
+                }
+                Err(ProviderError::Permanent(error)) => {
+                    metrics::counter!("otpd_deliveries_total", "provider" => p.name().to_owned(), "status" => "failed")
+                        .increment(1);
+                    tracing::warn!(job = job.id, provider = p.name(), to = %mask(&job.to), %error, "provider refused the message for good");
+                    return AttemptResult::Failed {
+                        error: format!("{}: {error}", p.name()),
+                    };
+                }
+                Err(ProviderError::Transient(error)) => {
+                    metrics::counter!("otpd_deliveries_total", "provider" => p.name().to_owned(), "status" => "retry")
+                        .increment(1);
+                    tracing::warn!(job = job.id, provider = p.name(), %error, "provider failed; trying the next route");
+                    last_error = format!("{}: {error}", p.name());
+                }
+            }
+        }
+        let now = self.clock.now();
+        let jitter: f64 = rand::thread_rng().r#gen();
+        match next_retry(job.attempts, self.config.max_attempts, jitter, now, job.expires_at) {
+            Some(retry_at) => AttemptResult::Retry {
+                error: last_error,
+                retry_at,
+            },
+            None => AttemptResult::Failed { error: last_error },
+        }
+    }
+
+    async fn render(&self, job: &Job) -> Result<OutboundMessage, String> {
+        let code = self
+            .secrets
+            .open(&job.sealed_code, job.tenant_id.as_str().as_bytes())
+            .map_err(|e| e.to_string())?;
+        let code = String::from_utf8(code).map_err(|_| "a sealed code is not text".to_owned())?;
+        let service = self
+            .store
+            .service(&job.tenant_id, &job.service_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the service was deleted".to_owned())?;
+        let ctx = MessageContext {
+            brand: &service.config.name,
+            code: &code,
+            locale: &job.locale,
+            domain: service.config.domain.as_deref(),
+        };
+        let body = match job.channel {
+            Channel::Sms => Rendered::Text(render_sms(&ctx)),
+            Channel::Call => Rendered::Speech(render_call(&ctx)),
+            Channel::Email => {
+                let e = render_email(&ctx);
+                Rendered::Email {
+                    subject: e.subject,
+                    text: e.text,
+                    html: e.html,
+                }
+            }
+        };
+        Ok(OutboundMessage {
+            tenant_id: job.tenant_id.as_str().to_owned(),
+            channel: job.channel,
+            to: job.to.clone(),
+            body,
+            idempotency_key: format!("{}-{}", job.id, job.attempts),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

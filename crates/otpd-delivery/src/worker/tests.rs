@@ -1,0 +1,205 @@
+//! Worker tests on a real SQLite store with scripted providers and a fake clock.
+
+use super::*;
+use crate::outbox::OutboxProvider;
+use crate::provider::{Provider, SendReceipt};
+use async_trait::async_trait;
+use otpd_core::clock::{FakeClock, Timestamp};
+use otpd_core::code::Code;
+use otpd_core::destination::{Destination, PhoneE164};
+use otpd_core::engine::{Engine, StartInput};
+use otpd_core::random::SeededRandom;
+use otpd_core::service::NewService;
+use otpd_core::tenant::Principal;
+use otpd_core::verification::{Reference, Status};
+use otpd_store::SqliteStore;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Answers from a script, then succeeds; records what it was asked to send.
+struct Scripted {
+    name: &'static str,
+    script: Mutex<Vec<Result<(), ProviderError>>>,
+    sent: Mutex<Vec<String>>,
+}
+
+impl Scripted {
+    fn new(name: &'static str, script: Vec<Result<(), ProviderError>>) -> Arc<Scripted> {
+        Arc::new(Scripted { name, script: Mutex::new(script), sent: Mutex::new(vec![]) })
+    }
+    fn calls(&self) -> usize {
+        self.sent.lock().unwrap().len()
+    }
+}
+
+#[async_trait]
+impl Provider for Scripted {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn supports(&self, _: Channel) -> bool {
+        true
+    }
+    async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, ProviderError> {
+        self.sent.lock().unwrap().push(msg.body.plain());
+        let mut s = self.script.lock().unwrap();
+        let next = if s.is_empty() { Ok(()) } else { s.remove(0) };
+        next.map(|_| SendReceipt { provider_ref: Some("ref-1".into()) })
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    engine: Arc<Engine>,
+    clock: Arc<FakeClock>,
+    store: Arc<SqliteStore>,
+    secrets: Arc<ServerSecrets>,
+    admin: Principal,
+    service: String,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = Arc::new(ServerSecrets::from_master(&[4u8; 32]).unwrap());
+    let store = Arc::new(SqliteStore::open(&dir.path().join("d.db"), secrets.clone()).unwrap());
+    let clock = Arc::new(FakeClock::new(Timestamp(1_800_000_000_000)));
+    let engine = Arc::new(Engine {
+        store: store.clone(),
+        clock: clock.clone(),
+        rng: Arc::new(SeededRandom::new(3)),
+        secrets: secrets.clone(),
+        dispatcher: Arc::new(otpd_core::ports::NoDispatch),
+    });
+    let key = engine.bootstrap().await.unwrap().unwrap();
+    let admin = engine.authenticate(key.key.id.as_str(), &key.secret).await.unwrap();
+    let mut n = NewService::named("Acme");
+    n.custom_code_enabled = Some(true);
+    let service = engine.create_service(&admin, n).await.unwrap().id.to_string();
+    Fixture { _dir: dir, engine, clock, store, secrets, admin, service }
+}
+
+impl Fixture {
+    fn worker(&self, routes: Routes) -> Arc<Worker> {
+        Arc::new(Worker {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            secrets: self.secrets.clone(),
+            routes,
+            wakeup: Wakeup::default(),
+            config: WorkerConfig { max_attempts: 3, ..WorkerConfig::default() },
+        })
+    }
+
+    async fn start(&self, code: &str) -> otpd_core::verification::Verification {
+        self.engine
+            .start_verification(
+                &self.admin,
+                &self.service,
+                StartInput {
+                    to: Destination::Phone(PhoneE164::parse("+14155552671", "to").unwrap()),
+                    channel: Channel::Sms,
+                    locale: None,
+                    custom_code: Some(Code::custom(code, "c").unwrap()),
+                    reference: Reference::default(),
+                },
+            )
+            .await
+            .unwrap()
+            .verification
+    }
+
+    async fn status(&self, v: &otpd_core::verification::Verification) -> Status {
+        self.engine.verification(&self.admin, &self.service, v.id.as_str()).await.unwrap().status_at(self.clock.now())
+    }
+}
+
+#[tokio::test]
+async fn the_outbox_provider_keeps_the_rendered_message_sealed() {
+    let f = fixture().await;
+    let outbox: Arc<dyn Provider> = Arc::new(OutboxProvider {
+        store: f.store.clone(),
+        secrets: f.secrets.clone(),
+        rng: Arc::new(SeededRandom::new(8)),
+        clock: f.clock.clone(),
+    });
+    f.start("123456").await;
+    let w = f.worker(Routes::all_through(outbox));
+    assert_eq!(w.run_once().await.unwrap(), 1);
+    let msgs = f.engine.outbox(&f.admin, Some("+14155552671"), 10).await.unwrap();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].body, "Your Acme verification code is: 123456");
+    assert_eq!(msgs[0].channel, Channel::Sms);
+    assert_eq!(w.run_once().await.unwrap(), 0, "delivered once");
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_with_backoff_and_delivered_once() {
+    let f = fixture().await;
+    let p = Scripted::new("p", vec![Err(ProviderError::Transient("503".into()))]);
+    let w = f.worker(Routes::all_through(p.clone()));
+    let v = f.start("123456").await;
+    assert_eq!(w.run_once().await.unwrap(), 1);
+    assert_eq!(p.calls(), 1);
+    assert_eq!(w.run_once().await.unwrap(), 0, "not due before the backoff");
+    f.clock.advance_secs(2);
+    assert_eq!(w.run_once().await.unwrap(), 1);
+    assert_eq!(p.calls(), 2);
+    f.clock.advance_secs(120);
+    assert_eq!(w.run_once().await.unwrap(), 0);
+    assert_eq!(p.calls(), 2, "sent exactly once after the retry");
+    assert_eq!(f.status(&v).await, Status::Pending);
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_not_retried_and_fails_the_verification() {
+    let f = fixture().await;
+    let p = Scripted::new("p", vec![Err(ProviderError::Permanent("400 invalid number".into()))]);
+    let w = f.worker(Routes::all_through(p.clone()));
+    let v = f.start("123456").await;
+    w.run_once().await.unwrap();
+    f.clock.advance_secs(60);
+    assert_eq!(w.run_once().await.unwrap(), 0);
+    assert_eq!(p.calls(), 1);
+    assert_eq!(f.status(&v).await, Status::Failed);
+}
+
+#[tokio::test]
+async fn a_failing_route_fails_over_to_the_next_provider() {
+    let f = fixture().await;
+    let a = Scripted::new("a", vec![Err(ProviderError::Transient("connection refused".into()))]);
+    let b = Scripted::new("b", vec![]);
+    let order: HashMap<Channel, Vec<Arc<dyn Provider>>> =
+        HashMap::from([(Channel::Sms, vec![a.clone() as Arc<dyn Provider>, b.clone()])]);
+    let w = f.worker(Routes::new(order).unwrap());
+    f.start("123456").await;
+    assert_eq!(w.run_once().await.unwrap(), 1);
+    assert_eq!((a.calls(), b.calls()), (1, 1));
+    assert!(b.sent.lock().unwrap()[0].ends_with("123456"));
+}
+
+#[tokio::test]
+async fn retries_stop_after_max_attempts() {
+    let f = fixture().await;
+    let p = Scripted::new("p", (0..10).map(|_| Err(ProviderError::Transient("timeout".into()))).collect());
+    let w = f.worker(Routes::all_through(p.clone()));
+    let v = f.start("123456").await;
+    for _ in 0..6 {
+        w.run_once().await.unwrap();
+        f.clock.advance_secs(10);
+    }
+    assert_eq!(p.calls(), 3);
+    assert_eq!(f.status(&v).await, Status::Failed);
+}
+
+#[tokio::test]
+async fn only_the_newest_code_of_a_resent_verification_goes_out() {
+    let f = fixture().await;
+    let p = Scripted::new("p", vec![]);
+    let w = f.worker(Routes::all_through(p.clone()));
+    f.start("111111").await;
+    f.start("222222").await;
+    w.run_once().await.unwrap();
+    let sent = p.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].ends_with("222222"));
+}
