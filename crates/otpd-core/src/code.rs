@@ -68,7 +68,10 @@ impl Code {
             return Err(Error::invalid(field, "must be 4 to 20 characters long"));
         }
         if !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(Error::invalid(field, "must contain only letters and digits"));
+            return Err(Error::invalid(
+                field,
+                "must contain only letters and digits",
+            ));
         }
         Ok(Code(s.to_ascii_uppercase()))
     }
@@ -142,7 +145,11 @@ mod tests {
         // Over many codes some start with 0: codes are strings, never numbers.
         let rng = SeededRandom::new(9);
         let zeros = (0..1000)
-            .filter(|_| Code::generate(6, Alphabet::Digits, &rng).expose().starts_with('0'))
+            .filter(|_| {
+                Code::generate(6, Alphabet::Digits, &rng)
+                    .expose()
+                    .starts_with('0')
+            })
             .count();
         assert!((50..=150).contains(&zeros), "{zeros}");
     }
@@ -183,10 +190,7 @@ mod tests {
 
     #[test]
     fn candidates_are_trimmed_and_case_folded() {
-        assert_eq!(
-            Code::candidate(" ab12 ", "code").unwrap().expose(),
-            "AB12"
-        );
+        assert_eq!(Code::candidate(" ab12 ", "code").unwrap().expose(), "AB12");
         assert!(Code::candidate("", "code").is_err());
         assert!(Code::candidate("12;34", "code").is_err());
         assert!(Code::candidate(&"1".repeat(65), "code").is_err());

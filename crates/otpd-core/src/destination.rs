@@ -74,7 +74,10 @@ impl PhoneE164 {
     /// A number read back from our own store, which only ever holds parsed numbers.
     /// Skips the (costly) re-parse; the region is not needed after the send was admitted.
     pub fn from_trusted(e164: String) -> PhoneE164 {
-        PhoneE164 { e164, country: None }
+        PhoneE164 {
+            e164,
+            country: None,
+        }
     }
 
     /// ISO 3166-1 alpha-2 region, when the number maps to one.
@@ -200,7 +203,15 @@ mod tests {
 
     #[test]
     fn non_e164_is_refused_with_the_field_named() {
-        for bad in ["4155552671", "+1 415 555 2671", "+1415555267a", "+0123456789", "", "+1", "+12"] {
+        for bad in [
+            "4155552671",
+            "+1 415 555 2671",
+            "+1415555267a",
+            "+0123456789",
+            "",
+            "+1",
+            "+12",
+        ] {
             match PhoneE164::parse(bad, "to") {
                 Err(Error::Invalid { field, .. }) => assert_eq!(field, "to"),
                 other => panic!("{bad}: {other:?}"),
@@ -216,7 +227,15 @@ mod tests {
             Email::parse("Jane.Doe@Example.COM", "to").unwrap().as_str(),
             "Jane.Doe@example.com"
         );
-        for bad in ["jane", "jane@", "@example.com", "jane@example", "ja ne@example.com", "a@b@c.com", "jane@exa..mple.com"] {
+        for bad in [
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@example",
+            "ja ne@example.com",
+            "a@b@c.com",
+            "jane@exa..mple.com",
+        ] {
             assert!(Email::parse(bad, "to").is_err(), "{bad}");
         }
     }

@@ -104,7 +104,12 @@ impl Engine {
         }
     }
 
-    pub async fn issue_key(&self, tenant_slug: &str, name: &str, scopes: Scopes) -> Result<IssuedKey> {
+    pub async fn issue_key(
+        &self,
+        tenant_slug: &str,
+        name: &str,
+        scopes: Scopes,
+    ) -> Result<IssuedKey> {
         let tenant = self.tenant_by_slug_or_create(tenant_slug).await?;
         let issued = tenant::issue_key(
             &tenant.id,
@@ -124,7 +129,9 @@ impl Engine {
             return Ok(None);
         }
         let scopes = Scopes::new(vec![Scope::Admin, Scope::Verify]);
-        self.issue_key(DEFAULT_TENANT, "bootstrap admin", scopes).await.map(Some)
+        self.issue_key(DEFAULT_TENANT, "bootstrap admin", scopes)
+            .await
+            .map(Some)
     }
 
     pub async fn list_keys(&self, tenant_slug: Option<&str>) -> Result<Vec<(ApiKey, String)>> {
@@ -173,7 +180,9 @@ impl Engine {
     pub async fn create_service_for(&self, tenant: &TenantId, new: NewService) -> Result<Service> {
         let config = new.into_config()?;
         let id = ServiceId::generate(self.rng.as_ref());
-        self.store.insert_service(tenant, id, config, self.now()).await
+        self.store
+            .insert_service(tenant, id, config, self.now())
+            .await
     }
 
     pub async fn service(&self, who: &Principal, id: &str) -> Result<Service> {
@@ -202,9 +211,10 @@ impl Engine {
                 .ok_or(Error::NotFound("service")),
             None => match services.into_iter().min_by_key(|s| s.number) {
                 Some(s) => Ok(s),
-                None => self
-                    .create_service_for(&who.tenant_id, NewService::named("otpd"))
-                    .await,
+                None => {
+                    self.create_service_for(&who.tenant_id, NewService::named("otpd"))
+                        .await
+                }
             },
         }
     }
@@ -368,7 +378,9 @@ impl Engine {
         sealed
             .into_iter()
             .map(|m| {
-                let body = self.secrets.open(&m.sealed_body, m.tenant_id.as_str().as_bytes())?;
+                let body = self
+                    .secrets
+                    .open(&m.sealed_body, m.tenant_id.as_str().as_bytes())?;
                 Ok(OutboxMessage {
                     id: m.id,
                     to: m.to,

@@ -19,7 +19,9 @@ macro_rules! prefixed_id {
             pub fn parse(s: &str) -> Result<Self> {
                 let ok = s.len() == 34
                     && s.starts_with($prefix)
-                    && s[2..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                    && s[2..]
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
                 if ok {
                     Ok($name(s.to_owned()))
                 } else {

@@ -100,8 +100,12 @@ pub trait Store: Send + Sync + 'static {
     /// Leases up to `limit` due jobs for `lease_ms`; a job whose lease ran out (its worker
     /// died) is due again. Jobs whose code expired are dropped instead.
     async fn claim_jobs(&self, now: Timestamp, limit: usize, lease_ms: i64) -> Result<Vec<Job>>;
-    async fn finish_attempt(&self, job_id: i64, result: AttemptResult, now: Timestamp)
-    -> Result<()>;
+    async fn finish_attempt(
+        &self,
+        job_id: i64,
+        result: AttemptResult,
+        now: Timestamp,
+    ) -> Result<()>;
 
     async fn save_message(&self, msg: SealedMessage) -> Result<()>;
     /// Newest first.

@@ -118,7 +118,13 @@ impl ServerSecrets {
         }
         let (nonce, ct) = sealed.split_at(12);
         self.seal
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: context })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: context,
+                },
+            )
             .map_err(|_| Error::Internal("sealed value does not open with this server key".into()))
     }
 }

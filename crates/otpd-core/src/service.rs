@@ -82,7 +82,10 @@ impl NewService {
             return Err(Error::invalid("name", "must be 1 to 30 characters"));
         }
         if name.chars().any(|c| c.is_control()) {
-            return Err(Error::invalid("name", "must not contain control characters"));
+            return Err(Error::invalid(
+                "name",
+                "must not contain control characters",
+            ));
         }
         let code_length = self.code_length.unwrap_or(6);
         if !(MIN_LENGTH..=MAX_LENGTH).contains(&code_length) {
@@ -90,18 +93,26 @@ impl NewService {
         }
         let ttl_seconds = self.ttl_seconds.unwrap_or(600);
         if !(1..=MAX_TTL_SECONDS).contains(&ttl_seconds) {
-            return Err(Error::invalid("ttl_seconds", "must be between 1 and 604800"));
+            return Err(Error::invalid(
+                "ttl_seconds",
+                "must be between 1 and 604800",
+            ));
         }
         let max_check_attempts = self.max_check_attempts.unwrap_or(5);
         if !(1..=MAX_CHECK_ATTEMPTS).contains(&max_check_attempts) {
-            return Err(Error::invalid("max_check_attempts", "must be between 1 and 100"));
+            return Err(Error::invalid(
+                "max_check_attempts",
+                "must be between 1 and 100",
+            ));
         }
         let max_sends = self.max_sends.unwrap_or(5);
         if !(1..=MAX_SENDS).contains(&max_sends) {
             return Err(Error::invalid("max_sends", "must be between 1 and 20"));
         }
         let send_limit = self.send_limit.unwrap_or_default();
-        if !(1..=10_000).contains(&send_limit.count) || !(1..=86_400).contains(&send_limit.window_seconds) {
+        if !(1..=10_000).contains(&send_limit.count)
+            || !(1..=86_400).contains(&send_limit.window_seconds)
+        {
             return Err(Error::invalid(
                 "send_limit",
                 "count must be 1..=10000 and window_seconds 1..=86400",
@@ -125,11 +136,15 @@ impl NewService {
             Some(d) => {
                 let ok = d.len() <= 253
                     && d.contains('.')
-                    && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                    && d.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
                     && !d.starts_with(['.', '-'])
                     && !d.ends_with(['.', '-']);
                 if !ok {
-                    return Err(Error::invalid("domain", "must be a host name such as example.com"));
+                    return Err(Error::invalid(
+                        "domain",
+                        "must be a host name such as example.com",
+                    ));
                 }
                 Some(d)
             }
@@ -226,7 +241,13 @@ mod tests {
         assert_eq!(c.ttl_seconds, 600);
         assert_eq!(c.max_check_attempts, 5);
         assert_eq!(c.max_sends, 5);
-        assert_eq!(c.send_limit, SendLimit { count: 5, window_seconds: 600 });
+        assert_eq!(
+            c.send_limit,
+            SendLimit {
+                count: 5,
+                window_seconds: 600
+            }
+        );
         assert!(!c.custom_code_enabled);
     }
 
@@ -250,13 +271,28 @@ mod tests {
         assert_eq!(field_of(with(&|n| n.code_length = Some(21))), "code_length");
         assert!(with(&|n| n.ttl_seconds = Some(604_800)).is_ok());
         assert_eq!(field_of(with(&|n| n.ttl_seconds = Some(0))), "ttl_seconds");
-        assert_eq!(field_of(with(&|n| n.ttl_seconds = Some(604_801))), "ttl_seconds");
-        assert_eq!(field_of(with(&|n| n.max_check_attempts = Some(0))), "max_check_attempts");
-        assert_eq!(field_of(with(&|n| n.max_check_attempts = Some(101))), "max_check_attempts");
+        assert_eq!(
+            field_of(with(&|n| n.ttl_seconds = Some(604_801))),
+            "ttl_seconds"
+        );
+        assert_eq!(
+            field_of(with(&|n| n.max_check_attempts = Some(0))),
+            "max_check_attempts"
+        );
+        assert_eq!(
+            field_of(with(&|n| n.max_check_attempts = Some(101))),
+            "max_check_attempts"
+        );
         assert_eq!(field_of(with(&|n| n.max_sends = Some(0))), "max_sends");
         assert_eq!(field_of(with(&|n| n.name = "  ".into())), "name");
-        assert_eq!(field_of(with(&|n| n.allowed_countries = Some(vec!["USA".into()]))), "allowed_countries");
-        assert_eq!(field_of(with(&|n| n.domain = Some("not a host".into()))), "domain");
+        assert_eq!(
+            field_of(with(&|n| n.allowed_countries = Some(vec!["USA".into()]))),
+            "allowed_countries"
+        );
+        assert_eq!(
+            field_of(with(&|n| n.domain = Some("not a host".into()))),
+            "domain"
+        );
     }
 
     #[test]

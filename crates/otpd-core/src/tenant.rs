@@ -91,7 +91,11 @@ impl Scopes {
     }
 
     pub fn to_list(&self) -> String {
-        self.0.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+        self.0
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Scope> + '_ {
@@ -167,7 +171,11 @@ impl Principal {
 }
 
 /// Checks a presented secret against a stored key in constant time.
-pub fn authenticate(key: Option<ApiKey>, secret: &str, secrets: &ServerSecrets) -> Result<Principal> {
+pub fn authenticate(
+    key: Option<ApiKey>,
+    secret: &str,
+    secrets: &ServerSecrets,
+) -> Result<Principal> {
     let presented = secrets.api_secret_mac(secret);
     match key {
         Some(k) if k.revoked_at.is_none() && k.secret_mac.ct_eq(&presented) => Ok(Principal {
@@ -207,7 +215,10 @@ mod tests {
             authenticate(Some(issued.key.clone()), "wrong", &secrets),
             Err(Error::Unauthorized)
         );
-        assert_eq!(authenticate(None, &issued.secret, &secrets), Err(Error::Unauthorized));
+        assert_eq!(
+            authenticate(None, &issued.secret, &secrets),
+            Err(Error::Unauthorized)
+        );
         let mut revoked = issued.key;
         revoked.revoked_at = Some(Timestamp(1));
         assert_eq!(

@@ -155,7 +155,8 @@ pub fn plan_start(
         let oldest_that_must_leave = in_window[in_window.len() - limit.count as usize];
         return Err(Error::RateLimited {
             reason: "too many codes sent to this destination; try again later",
-            retry_after_secs: now.secs_until(oldest_that_must_leave.plus_secs(limit.window_seconds)),
+            retry_after_secs: now
+                .secs_until(oldest_that_must_leave.plus_secs(limit.window_seconds)),
         });
     }
 
@@ -290,7 +291,11 @@ pub fn apply_cancel(v: &mut Verification, now: Timestamp) -> Result<()> {
             Ok(())
         }
         other => Err(Error::Conflict(
-            format!("the verification is {} and can no longer be canceled", other.as_str()).into(),
+            format!(
+                "the verification is {} and can no longer be canceled",
+                other.as_str()
+            )
+            .into(),
         )),
     }
 }

@@ -58,7 +58,11 @@ impl World {
     }
 
     fn wrong(&self, right: &Code) -> Code {
-        let w = if right.expose() == "000000" { "111111" } else { "000000" };
+        let w = if right.expose() == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
         Code::custom(w, "code").unwrap()
     }
 }
@@ -85,14 +89,23 @@ fn wrong_codes_until_max_attempts_then_right_code_fails() {
     let mut v = w.start(&code, StartFacts::default()).unwrap().verification;
     let bad = w.wrong(&code);
     let o1 = apply_check(&mut v, &bad, &w.secrets, w.clock.now());
-    assert_eq!((o1.valid, o1.status, o1.attempts_remaining), (false, Status::Pending, 2));
+    assert_eq!(
+        (o1.valid, o1.status, o1.attempts_remaining),
+        (false, Status::Pending, 2)
+    );
     apply_check(&mut v, &bad, &w.secrets, w.clock.now());
     let o3 = apply_check(&mut v, &bad, &w.secrets, w.clock.now());
-    assert_eq!((o3.status, o3.attempts_remaining), (Status::MaxAttemptsReached, 0));
+    assert_eq!(
+        (o3.status, o3.attempts_remaining),
+        (Status::MaxAttemptsReached, 0)
+    );
     let right = apply_check(&mut v, &code, &w.secrets, w.clock.now());
     assert!(!right.valid);
     assert_eq!(right.status, Status::MaxAttemptsReached);
-    assert_eq!(v.attempts, 3, "checks after the limit are not counted further");
+    assert_eq!(
+        v.attempts, 3,
+        "checks after the limit are not counted further"
+    );
 }
 
 #[test]
@@ -140,7 +153,10 @@ fn resend_replaces_the_code_and_keeps_the_failed_count() {
     assert!(!plan.created);
     let mut v2 = plan.verification;
     assert_eq!(v2.id, v.id, "a re-send keeps the verification id");
-    assert_eq!(v2.attempts, 2, "NIST 800-63B-4: a new code does not reset failures");
+    assert_eq!(
+        v2.attempts, 2,
+        "NIST 800-63B-4: a new code does not reset failures"
+    );
     assert_eq!(v2.send_count, 2);
     assert_eq!(v2.expires_at, w.clock.now().plus_secs(600));
 
@@ -158,10 +174,18 @@ fn max_sends_per_verification() {
     let mut v = w.start(&code, StartFacts::default()).unwrap().verification;
     v.send_count = 3;
     let err = w
-        .start(&code, StartFacts { pending: Some(v.clone()), recent_sends: vec![] })
+        .start(
+            &code,
+            StartFacts {
+                pending: Some(v.clone()),
+                recent_sends: vec![],
+            },
+        )
         .unwrap_err();
     match err {
-        Error::RateLimited { retry_after_secs, .. } => assert_eq!(retry_after_secs, 600),
+        Error::RateLimited {
+            retry_after_secs, ..
+        } => assert_eq!(retry_after_secs, 600),
         other => panic!("{other:?}"),
     }
 }
@@ -169,20 +193,40 @@ fn max_sends_per_verification() {
 #[test]
 fn per_destination_send_limit_with_retry_after() {
     let mut w = world();
-    w.service.config.send_limit = SendLimit { count: 2, window_seconds: 600 };
+    w.service.config.send_limit = SendLimit {
+        count: 2,
+        window_seconds: 600,
+    };
     let now = w.clock.now();
     let sends = vec![now.minus_secs(500), now.minus_secs(100)];
     let err = w
-        .start(&w.code(), StartFacts { pending: None, recent_sends: sends.clone() })
+        .start(
+            &w.code(),
+            StartFacts {
+                pending: None,
+                recent_sends: sends.clone(),
+            },
+        )
         .unwrap_err();
     match err {
         // The older send leaves the window in 100 s.
-        Error::RateLimited { retry_after_secs, .. } => assert_eq!(retry_after_secs, 100),
+        Error::RateLimited {
+            retry_after_secs, ..
+        } => assert_eq!(retry_after_secs, 100),
         other => panic!("{other:?}"),
     }
     // Sends that already left the window do not count.
     let old = vec![now.minus_secs(700), now.minus_secs(100)];
-    assert!(w.start(&w.code(), StartFacts { pending: None, recent_sends: old }).is_ok());
+    assert!(
+        w.start(
+            &w.code(),
+            StartFacts {
+                pending: None,
+                recent_sends: old
+            }
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -192,7 +236,13 @@ fn an_expired_pending_row_is_replaced_by_a_new_verification() {
     let v = w.start(&code, StartFacts::default()).unwrap().verification;
     w.clock.advance_secs(601);
     let plan = w
-        .start(&code, StartFacts { pending: Some(v.clone()), recent_sends: vec![] })
+        .start(
+            &code,
+            StartFacts {
+                pending: Some(v.clone()),
+                recent_sends: vec![],
+            },
+        )
         .unwrap();
     assert!(plan.created);
     assert_ne!(plan.verification.id, v.id);
@@ -207,7 +257,10 @@ fn cancel_only_from_pending() {
     let mut v = w.start(&code, StartFacts::default()).unwrap().verification;
     apply_cancel(&mut v, w.clock.now()).unwrap();
     assert_eq!(v.status, Status::Canceled);
-    assert!(matches!(apply_cancel(&mut v, w.clock.now()), Err(Error::Conflict(_))));
+    assert!(matches!(
+        apply_cancel(&mut v, w.clock.now()),
+        Err(Error::Conflict(_))
+    ));
     let o = apply_check(&mut v, &code, &w.secrets, w.clock.now());
     assert!(!o.valid);
 }

@@ -33,7 +33,11 @@ impl Provider for OutboxProvider {
     async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, ProviderError> {
         let sealed_body = self
             .secrets
-            .seal(self.rng.as_ref(), msg.body.plain().as_bytes(), msg.tenant_id.as_bytes())
+            .seal(
+                self.rng.as_ref(),
+                msg.body.plain().as_bytes(),
+                msg.tenant_id.as_bytes(),
+            )
             .map_err(|e| ProviderError::Transient(e.to_string()))?;
         self.store
             .save_message(SealedMessage {

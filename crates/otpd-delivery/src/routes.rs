@@ -33,7 +33,10 @@ impl Routes {
     }
 
     pub fn for_channel(&self, channel: Channel) -> &[Arc<dyn Provider>] {
-        self.by_channel.get(&channel).map(Vec::as_slice).unwrap_or(&[])
+        self.by_channel
+            .get(&channel)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn uses(&self, name: &str) -> bool {

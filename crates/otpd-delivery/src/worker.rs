@@ -32,7 +32,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             batch: 64,
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(30),
             max_attempts: 8,
             poll: Duration::from_millis(500),
         }
@@ -154,7 +154,13 @@ impl Worker {
         }
         let now = self.clock.now();
         let jitter: f64 = rand::thread_rng().r#gen();
-        match next_retry(job.attempts, self.config.max_attempts, jitter, now, job.expires_at) {
+        match next_retry(
+            job.attempts,
+            self.config.max_attempts,
+            jitter,
+            now,
+            job.expires_at,
+        ) {
             Some(retry_at) => AttemptResult::Retry {
                 error: last_error,
                 retry_at,

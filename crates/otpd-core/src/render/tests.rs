@@ -8,7 +8,12 @@ fn en() -> Locale {
 #[test]
 fn sms_is_the_template_with_brand_and_code() {
     let l = en();
-    let text = render_sms(&MessageContext { brand: "Acme", code: "123456", locale: &l, domain: None });
+    let text = render_sms(&MessageContext {
+        brand: "Acme",
+        code: "123456",
+        locale: &l,
+        domain: None,
+    });
     assert_eq!(text, "Your Acme verification code is: 123456");
 }
 
@@ -43,14 +48,24 @@ fn parse_origin_bound(line: &str) -> Option<(&str, &str)> {
 #[test]
 fn call_script_spells_the_code_twice() {
     let l = en();
-    let text = render_call(&MessageContext { brand: "Acme", code: "1207", locale: &l, domain: None });
+    let text = render_call(&MessageContext {
+        brand: "Acme",
+        code: "1207",
+        locale: &l,
+        domain: None,
+    });
     assert_eq!(text.matches("1, 2, 0, 7").count(), 2);
 }
 
 #[test]
 fn email_html_escapes_the_brand() {
     let l = en();
-    let e = render_email(&MessageContext { brand: "A&B <x>", code: "1234", locale: &l, domain: None });
+    let e = render_email(&MessageContext {
+        brand: "A&B <x>",
+        code: "1234",
+        locale: &l,
+        domain: None,
+    });
     assert!(e.html.contains("A&amp;B &lt;x&gt;"));
     assert!(e.text.contains("A&B <x>"));
     assert_eq!(e.subject, "Your A&B <x> verification code");
@@ -59,13 +74,21 @@ fn email_html_escapes_the_brand() {
 #[test]
 fn locales_normalise_and_fall_back() {
     assert_eq!(Locale::parse("pt_br", "locale").unwrap().as_str(), "pt-BR");
-    assert_eq!(Locale::parse("zh-hans-cn", "locale").unwrap().as_str(), "zh-Hans-CN");
+    assert_eq!(
+        Locale::parse("zh-hans-cn", "locale").unwrap().as_str(),
+        "zh-Hans-CN"
+    );
     assert_eq!(Locale::parse("pt-BR", "locale").unwrap().language(), "pt");
     assert!(Locale::parse("english!", "locale").is_err());
     assert!(Locale::parse("", "locale").is_err());
     // No template of its own yet: English.
     let de = Locale::parse("de", "locale").unwrap();
-    let text = render_sms(&MessageContext { brand: "Acme", code: "1", locale: &de, domain: None });
+    let text = render_sms(&MessageContext {
+        brand: "Acme",
+        code: "1",
+        locale: &de,
+        domain: None,
+    });
     assert!(text.starts_with("Your Acme"));
 }
 

@@ -25,7 +25,11 @@ struct Scripted {
 
 impl Scripted {
     fn new(name: &'static str, script: Vec<Result<(), ProviderError>>) -> Arc<Scripted> {
-        Arc::new(Scripted { name, script: Mutex::new(script), sent: Mutex::new(vec![]) })
+        Arc::new(Scripted {
+            name,
+            script: Mutex::new(script),
+            sent: Mutex::new(vec![]),
+        })
     }
     fn calls(&self) -> usize {
         self.sent.lock().unwrap().len()
@@ -44,7 +48,9 @@ impl Provider for Scripted {
         self.sent.lock().unwrap().push(msg.body.plain());
         let mut s = self.script.lock().unwrap();
         let next = if s.is_empty() { Ok(()) } else { s.remove(0) };
-        next.map(|_| SendReceipt { provider_ref: Some("ref-1".into()) })
+        next.map(|_| SendReceipt {
+            provider_ref: Some("ref-1".into()),
+        })
     }
 }
 
@@ -71,11 +77,27 @@ async fn fixture() -> Fixture {
         dispatcher: Arc::new(otpd_core::ports::NoDispatch),
     });
     let key = engine.bootstrap().await.unwrap().unwrap();
-    let admin = engine.authenticate(key.key.id.as_str(), &key.secret).await.unwrap();
+    let admin = engine
+        .authenticate(key.key.id.as_str(), &key.secret)
+        .await
+        .unwrap();
     let mut n = NewService::named("Acme");
     n.custom_code_enabled = Some(true);
-    let service = engine.create_service(&admin, n).await.unwrap().id.to_string();
-    Fixture { _dir: dir, engine, clock, store, secrets, admin, service }
+    let service = engine
+        .create_service(&admin, n)
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    Fixture {
+        _dir: dir,
+        engine,
+        clock,
+        store,
+        secrets,
+        admin,
+        service,
+    }
 }
 
 impl Fixture {
@@ -86,7 +108,10 @@ impl Fixture {
             secrets: self.secrets.clone(),
             routes,
             wakeup: Wakeup::default(),
-            config: WorkerConfig { max_attempts: 3, ..WorkerConfig::default() },
+            config: WorkerConfig {
+                max_attempts: 3,
+                ..WorkerConfig::default()
+            },
         })
     }
 
@@ -109,7 +134,11 @@ impl Fixture {
     }
 
     async fn status(&self, v: &otpd_core::verification::Verification) -> Status {
-        self.engine.verification(&self.admin, &self.service, v.id.as_str()).await.unwrap().status_at(self.clock.now())
+        self.engine
+            .verification(&self.admin, &self.service, v.id.as_str())
+            .await
+            .unwrap()
+            .status_at(self.clock.now())
     }
 }
 
@@ -125,7 +154,11 @@ async fn the_outbox_provider_keeps_the_rendered_message_sealed() {
     f.start("123456").await;
     let w = f.worker(Routes::all_through(outbox));
     assert_eq!(w.run_once().await.unwrap(), 1);
-    let msgs = f.engine.outbox(&f.admin, Some("+14155552671"), 10).await.unwrap();
+    let msgs = f
+        .engine
+        .outbox(&f.admin, Some("+14155552671"), 10)
+        .await
+        .unwrap();
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].body, "Your Acme verification code is: 123456");
     assert_eq!(msgs[0].channel, Channel::Sms);
@@ -153,7 +186,10 @@ async fn a_transient_failure_is_retried_with_backoff_and_delivered_once() {
 #[tokio::test]
 async fn a_permanent_failure_is_not_retried_and_fails_the_verification() {
     let f = fixture().await;
-    let p = Scripted::new("p", vec![Err(ProviderError::Permanent("400 invalid number".into()))]);
+    let p = Scripted::new(
+        "p",
+        vec![Err(ProviderError::Permanent("400 invalid number".into()))],
+    );
     let w = f.worker(Routes::all_through(p.clone()));
     let v = f.start("123456").await;
     w.run_once().await.unwrap();
@@ -166,10 +202,15 @@ async fn a_permanent_failure_is_not_retried_and_fails_the_verification() {
 #[tokio::test]
 async fn a_failing_route_fails_over_to_the_next_provider() {
     let f = fixture().await;
-    let a = Scripted::new("a", vec![Err(ProviderError::Transient("connection refused".into()))]);
+    let a = Scripted::new(
+        "a",
+        vec![Err(ProviderError::Transient("connection refused".into()))],
+    );
     let b = Scripted::new("b", vec![]);
-    let order: HashMap<Channel, Vec<Arc<dyn Provider>>> =
-        HashMap::from([(Channel::Sms, vec![a.clone() as Arc<dyn Provider>, b.clone()])]);
+    let order: HashMap<Channel, Vec<Arc<dyn Provider>>> = HashMap::from([(
+        Channel::Sms,
+        vec![a.clone() as Arc<dyn Provider>, b.clone()],
+    )]);
     let w = f.worker(Routes::new(order).unwrap());
     f.start("123456").await;
     assert_eq!(w.run_once().await.unwrap(), 1);
@@ -180,7 +221,12 @@ async fn a_failing_route_fails_over_to_the_next_provider() {
 #[tokio::test]
 async fn retries_stop_after_max_attempts() {
     let f = fixture().await;
-    let p = Scripted::new("p", (0..10).map(|_| Err(ProviderError::Transient("timeout".into()))).collect());
+    let p = Scripted::new(
+        "p",
+        (0..10)
+            .map(|_| Err(ProviderError::Transient("timeout".into())))
+            .collect(),
+    );
     let w = f.worker(Routes::all_through(p.clone()));
     let v = f.start("123456").await;
     for _ in 0..6 {

@@ -28,7 +28,11 @@ pub(super) fn create_tenant(c: &Connection, t: Tenant) -> Result<Tenant> {
 }
 
 /// `column` is one of our own literals, never input.
-pub(super) fn tenant_where(c: &Connection, column: &'static str, value: &str) -> Result<Option<Tenant>> {
+pub(super) fn tenant_where(
+    c: &Connection,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<Tenant>> {
     let sql = format!("SELECT id, slug, created_at FROM tenants WHERE {column} = ?1");
     c.prepare_cached(&sql)
         .and_then(|mut s| {
@@ -158,7 +162,11 @@ fn service_row(r: &Row<'_>) -> Result<Service> {
     })
 }
 
-pub(super) fn service(c: &Connection, tenant: &TenantId, id: &ServiceId) -> Result<Option<Service>> {
+pub(super) fn service(
+    c: &Connection,
+    tenant: &TenantId,
+    id: &ServiceId,
+) -> Result<Option<Service>> {
     let mut s = c
         .prepare_cached(
             "SELECT id, tenant_id, number, config, created_at FROM services WHERE id = ?1 AND tenant_id = ?2",

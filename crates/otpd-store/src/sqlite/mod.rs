@@ -37,9 +37,8 @@ pub struct SqliteStore {
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(|e| {
-        Error::Unavailable(format!("opening the database {}: {e}", path.display()))
-    })?;
+    let conn = Connection::open(path)
+        .map_err(|e| Error::Unavailable(format!("opening the database {}: {e}", path.display())))?;
     // WAL: readers never block the writer. FULL: a commit is on disk before we answer.
     // busy_timeout: the CLI may write while a server runs.
     conn.execute_batch(
@@ -91,9 +90,8 @@ impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path, secrets: Arc<ServerSecrets>) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::Unavailable(format!("creating {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Unavailable(format!("creating {}: {e}", dir.display())))?;
         }
         let writer = open_connection(path)?;
         migrate(&writer)?;
@@ -154,7 +152,9 @@ impl Store for SqliteStore {
     }
 
     async fn insert_key(&self, key: ApiKey) -> Result<()> {
-        self.pool.write(move |c| directory::insert_key(c, &key)).await
+        self.pool
+            .write(move |c| directory::insert_key(c, &key))
+            .await
     }
 
     async fn key(&self, id: &KeyId) -> Result<Option<ApiKey>> {
@@ -225,7 +225,9 @@ impl Store for SqliteStore {
         let secrets = self.secrets.clone();
         let key = (tenant.clone(), service.clone(), id.clone());
         self.pool
-            .write(move |c| verifications::check(c, &key.0, &key.1, &key.2, &candidate, &secrets, now))
+            .write(move |c| {
+                verifications::check(c, &key.0, &key.1, &key.2, &candidate, &secrets, now)
+            })
             .await
     }
 
@@ -284,7 +286,9 @@ impl Store for SqliteStore {
     }
 
     async fn save_message(&self, msg: SealedMessage) -> Result<()> {
-        self.pool.write(move |c| outbox::save_message(c, &msg)).await
+        self.pool
+            .write(move |c| outbox::save_message(c, &msg))
+            .await
     }
 
     async fn messages(

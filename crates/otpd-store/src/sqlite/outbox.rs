@@ -11,7 +11,12 @@ use otpd_core::ports::SealedMessage;
 use otpd_core::{Error, Result};
 use rusqlite::{Connection, params};
 
-pub(super) fn claim(c: &Connection, now: Timestamp, limit: usize, lease_ms: i64) -> Result<Vec<Job>> {
+pub(super) fn claim(
+    c: &Connection,
+    now: Timestamp,
+    limit: usize,
+    lease_ms: i64,
+) -> Result<Vec<Job>> {
     let mut s = c
         .prepare_cached(
             "SELECT id, tenant_id, service_id, verification_id, channel, destination, locale,
@@ -20,9 +25,7 @@ pub(super) fn claim(c: &Connection, now: Timestamp, limit: usize, lease_ms: i64)
              ORDER BY due_at LIMIT ?2",
         )
         .map_err(sql_err)?;
-    let mut found = s
-        .query(params![now.0, limit as i64])
-        .map_err(sql_err)?;
+    let mut found = s.query(params![now.0, limit as i64]).map_err(sql_err)?;
     let mut jobs = Vec::new();
     let mut stale = Vec::new();
     while let Some(r) = found.next().map_err(sql_err)? {
@@ -66,7 +69,12 @@ pub(super) fn claim(c: &Connection, now: Timestamp, limit: usize, lease_ms: i64)
     Ok(jobs)
 }
 
-pub(super) fn finish(c: &Connection, job_id: i64, result: AttemptResult, now: Timestamp) -> Result<()> {
+pub(super) fn finish(
+    c: &Connection,
+    job_id: i64,
+    result: AttemptResult,
+    now: Timestamp,
+) -> Result<()> {
     let verification_id: String = c
         .prepare_cached("SELECT verification_id FROM outbox_jobs WHERE id = ?1")
         .and_then(|mut s| s.query_row([job_id], |r| r.get(0)))

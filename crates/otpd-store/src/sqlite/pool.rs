@@ -80,10 +80,7 @@ pub(crate) fn sql_err(e: rusqlite::Error) -> Error {
 }
 
 impl Pool {
-    pub(crate) fn start(
-        writer_conn: Connection,
-        reader_conns: Vec<Connection>,
-    ) -> Result<Pool> {
+    pub(crate) fn start(writer_conn: Connection, reader_conns: Vec<Connection>) -> Result<Pool> {
         let (wtx, wrx) = flume::unbounded::<Box<dyn WriteJob>>();
         std::thread::Builder::new()
             .name("otpd-sqlite-writer".into())
@@ -162,15 +159,13 @@ fn writer_loop(conn: Connection, rx: flume::Receiver<Box<dyn WriteJob>>) {
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_err)?;
     for job in batch.iter_mut() {
-        let step = conn
-            .execute_batch("SAVEPOINT job")
-            .and_then(|_| {
-                if job.run(conn) {
-                    conn.execute_batch("RELEASE job")
-                } else {
-                    conn.execute_batch("ROLLBACK TO job; RELEASE job")
-                }
-            });
+        let step = conn.execute_batch("SAVEPOINT job").and_then(|_| {
+            if job.run(conn) {
+                conn.execute_batch("RELEASE job")
+            } else {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            }
+        });
         if let Err(e) = step {
             let _ = conn.execute_batch("ROLLBACK");
             return Err(sql_err(e));

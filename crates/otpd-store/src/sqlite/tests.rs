@@ -40,7 +40,14 @@ async fn fixture() -> Fixture {
         .authenticate(key.key.id.as_str(), &key.secret)
         .await
         .unwrap();
-    Fixture { _dir: dir, path, engine, clock, store, admin }
+    Fixture {
+        _dir: dir,
+        path,
+        engine,
+        clock,
+        store,
+        admin,
+    }
 }
 
 fn phone(s: &str) -> Destination {
@@ -67,7 +74,12 @@ impl Fixture {
 
     async fn check(&self, svc: &Service, id: &VerificationId, code: &str) -> Result<CheckOutcome> {
         self.engine
-            .check_verification(&self.admin, svc.id.as_str(), id.as_str(), Code::candidate(code, "code")?)
+            .check_verification(
+                &self.admin,
+                svc.id.as_str(),
+                id.as_str(),
+                Code::candidate(code, "code")?,
+            )
             .await
             .map(|c| c.outcome)
     }
@@ -78,9 +90,13 @@ async fn migrations_are_recorded_and_idempotent() {
     let f = fixture().await;
     assert_eq!(SqliteStore::migrate_file(&f.path).unwrap(), 0);
     let c = Connection::open(&f.path).unwrap();
-    let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(v as usize, MIGRATIONS.len());
-    let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -115,7 +131,11 @@ async fn no_stored_column_holds_the_code() {
     // Every byte of the database and its write-ahead log.
     for file in [f.path.clone(), f.path.with_extension("db-wal")] {
         if let Ok(bytes) = std::fs::read(&file) {
-            assert!(!bytes.windows(6).any(|w| w == b"918273"), "{}", file.display());
+            assert!(
+                !bytes.windows(6).any(|w| w == b"918273"),
+                "{}",
+                file.display()
+            );
         }
     }
 }
@@ -132,10 +152,20 @@ async fn fifty_concurrent_right_checks_approve_exactly_once() {
         .verification;
     let mut tasks = Vec::new();
     for _ in 0..50 {
-        let (engine, admin, sid, id) = (f.engine.clone(), f.admin.clone(), svc.id.clone(), v.id.clone());
+        let (engine, admin, sid, id) = (
+            f.engine.clone(),
+            f.admin.clone(),
+            svc.id.clone(),
+            v.id.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             engine
-                .check_verification(&admin, sid.as_str(), id.as_str(), Code::candidate("424242", "code").unwrap())
+                .check_verification(
+                    &admin,
+                    sid.as_str(),
+                    id.as_str(),
+                    Code::candidate("424242", "code").unwrap(),
+                )
                 .await
                 .unwrap()
                 .outcome
@@ -161,10 +191,20 @@ async fn concurrent_wrong_checks_are_all_counted_up_to_the_limit() {
         .verification;
     let mut tasks = Vec::new();
     for _ in 0..20 {
-        let (engine, admin, sid, id) = (f.engine.clone(), f.admin.clone(), svc.id.clone(), v.id.clone());
+        let (engine, admin, sid, id) = (
+            f.engine.clone(),
+            f.admin.clone(),
+            svc.id.clone(),
+            v.id.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             engine
-                .check_verification(&admin, sid.as_str(), id.as_str(), Code::candidate("000000", "code").unwrap())
+                .check_verification(
+                    &admin,
+                    sid.as_str(),
+                    id.as_str(),
+                    Code::candidate("000000", "code").unwrap(),
+                )
                 .await
                 .unwrap()
                 .outcome
@@ -176,8 +216,16 @@ async fn concurrent_wrong_checks_are_all_counted_up_to_the_limit() {
         assert!(!o.valid);
         counted += o.changed as usize;
     }
-    assert_eq!(counted, 7, "exactly max_check_attempts guesses were counted");
-    let stored = f.store.verification(&f.admin.tenant_id, &svc.id, &v.id).await.unwrap().unwrap();
+    assert_eq!(
+        counted, 7,
+        "exactly max_check_attempts guesses were counted"
+    );
+    let stored = f
+        .store
+        .verification(&f.admin.tenant_id, &svc.id, &v.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.attempts, 7);
     assert_eq!(stored.status, Status::MaxAttemptsReached);
     // The right code no longer helps.
@@ -194,7 +242,12 @@ async fn resend_keeps_the_id_and_the_failures_and_drops_the_old_job() {
         .await
         .unwrap();
     assert!(first.created);
-    assert!(!f.check(&svc, &first.verification.id, "999999").await.unwrap().valid);
+    assert!(
+        !f.check(&svc, &first.verification.id, "999999")
+            .await
+            .unwrap()
+            .valid
+    );
     let again = f
         .engine
         .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "222222"))
@@ -206,10 +259,24 @@ async fn resend_keeps_the_id_and_the_failures_and_drops_the_old_job() {
     assert_eq!(again.verification.send_count, 2);
     let jobs = f.store.claim_jobs(f.clock.now(), 10, 30_000).await.unwrap();
     assert_eq!(jobs.len(), 1, "only the newest code is delivered");
-    let opened = f.engine.secrets.open(&jobs[0].sealed_code, f.admin.tenant_id.as_str().as_bytes()).unwrap();
+    let opened = f
+        .engine
+        .secrets
+        .open(&jobs[0].sealed_code, f.admin.tenant_id.as_str().as_bytes())
+        .unwrap();
     assert_eq!(opened, b"222222");
-    assert!(!f.check(&svc, &first.verification.id, "111111").await.unwrap().valid);
-    assert!(f.check(&svc, &first.verification.id, "222222").await.unwrap().valid);
+    assert!(
+        !f.check(&svc, &first.verification.id, "111111")
+            .await
+            .unwrap()
+            .valid
+    );
+    assert!(
+        f.check(&svc, &first.verification.id, "222222")
+            .await
+            .unwrap()
+            .valid
+    );
 }
 
 #[tokio::test]
@@ -224,8 +291,14 @@ async fn send_limit_spans_verifications_and_channels() {
     }
     let mut call = sms("+14155552671", "123456");
     call.channel = Channel::Call;
-    match f.engine.start_verification(&f.admin, svc.id.as_str(), call).await {
-        Err(Error::RateLimited { retry_after_secs, .. }) => assert_eq!(retry_after_secs, 600),
+    match f
+        .engine
+        .start_verification(&f.admin, svc.id.as_str(), call)
+        .await
+    {
+        Err(Error::RateLimited {
+            retry_after_secs, ..
+        }) => assert_eq!(retry_after_secs, 600),
         other => panic!("{other:?}"),
     }
     // Another destination is unaffected; the window reopens with time.
@@ -255,14 +328,26 @@ async fn tenants_are_isolated() {
         .issue_key("other", "k", Scopes::new(vec![Scope::Admin]))
         .await
         .unwrap();
-    let intruder = f.engine.authenticate(other.key.id.as_str(), &other.secret).await.unwrap();
+    let intruder = f
+        .engine
+        .authenticate(other.key.id.as_str(), &other.secret)
+        .await
+        .unwrap();
     let r = f
         .engine
-        .check_verification(&intruder, svc.id.as_str(), v.id.as_str(), Code::candidate("123456", "code").unwrap())
+        .check_verification(
+            &intruder,
+            svc.id.as_str(),
+            v.id.as_str(),
+            Code::candidate("123456", "code").unwrap(),
+        )
         .await;
     assert_eq!(r.unwrap_err(), Error::NotFound("verification"));
     assert_eq!(
-        f.engine.verification(&intruder, svc.id.as_str(), v.id.as_str()).await.unwrap_err(),
+        f.engine
+            .verification(&intruder, svc.id.as_str(), v.id.as_str())
+            .await
+            .unwrap_err(),
         Error::NotFound("verification")
     );
     assert!(f.engine.service(&intruder, svc.id.as_str()).await.is_err());
@@ -279,15 +364,39 @@ async fn leases_expire_so_a_dead_worker_loses_no_job() {
     let now = f.clock.now();
     let first = f.store.claim_jobs(now, 10, 30_000).await.unwrap();
     assert_eq!(first.len(), 1);
-    assert!(f.store.claim_jobs(now, 10, 30_000).await.unwrap().is_empty(), "leased");
-    let later = f.store.claim_jobs(now.plus_millis(30_001), 10, 30_000).await.unwrap();
+    assert!(
+        f.store
+            .claim_jobs(now, 10, 30_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    let later = f
+        .store
+        .claim_jobs(now.plus_millis(30_001), 10, 30_000)
+        .await
+        .unwrap();
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].attempts, 2);
     f.store
-        .finish_attempt(later[0].id, AttemptResult::Sent { provider: "outbox".into(), provider_ref: None }, now)
+        .finish_attempt(
+            later[0].id,
+            AttemptResult::Sent {
+                provider: "outbox".into(),
+                provider_ref: None,
+            },
+            now,
+        )
         .await
         .unwrap();
-    assert!(f.store.claim_jobs(now.plus_millis(90_000), 10, 30_000).await.unwrap().is_empty());
+    assert!(
+        f.store
+            .claim_jobs(now.plus_millis(90_000), 10, 30_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -300,12 +409,28 @@ async fn a_permanent_failure_of_the_newest_job_fails_the_verification() {
         .await
         .unwrap()
         .verification;
-    let job = f.store.claim_jobs(f.clock.now(), 1, 30_000).await.unwrap().remove(0);
+    let job = f
+        .store
+        .claim_jobs(f.clock.now(), 1, 30_000)
+        .await
+        .unwrap()
+        .remove(0);
     f.store
-        .finish_attempt(job.id, AttemptResult::Failed { error: "invalid number".into() }, f.clock.now())
+        .finish_attempt(
+            job.id,
+            AttemptResult::Failed {
+                error: "invalid number".into(),
+            },
+            f.clock.now(),
+        )
         .await
         .unwrap();
-    let stored = f.store.verification(&f.admin.tenant_id, &svc.id, &v.id).await.unwrap().unwrap();
+    let stored = f
+        .store
+        .verification(&f.admin.tenant_id, &svc.id, &v.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.status, Status::Failed);
 }
 
@@ -322,12 +447,23 @@ async fn sweeper_expires_then_purges() {
     f.clock.advance_secs(601);
     let r = f.store.sweep(f.clock.now(), 3600).await.unwrap();
     assert_eq!(r.expired, 2, "the verification and its queued job");
-    let stored = f.store.verification(&f.admin.tenant_id, &svc.id, &v.id).await.unwrap().unwrap();
+    let stored = f
+        .store
+        .verification(&f.admin.tenant_id, &svc.id, &v.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.status, Status::Expired);
     f.clock.advance_secs(3600);
     let r = f.store.sweep(f.clock.now(), 3600).await.unwrap();
     assert!(r.purged >= 2, "{r:?}");
-    assert!(f.store.verification(&f.admin.tenant_id, &svc.id, &v.id).await.unwrap().is_none());
+    assert!(
+        f.store
+            .verification(&f.admin.tenant_id, &svc.id, &v.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -339,9 +475,16 @@ async fn a_failing_write_does_not_spoil_its_batch() {
         let pool = pool.clone();
         tasks.push(tokio::spawn(async move {
             pool.write(move |c| {
-                c.execute("INSERT INTO sends (service_id, destination, at) VALUES ('s', 'd', ?1)", [i])
-                    .map_err(sql_err)?;
-                if i % 2 == 0 { Err(Error::Conflict("no".into())) } else { Ok(()) }
+                c.execute(
+                    "INSERT INTO sends (service_id, destination, at) VALUES ('s', 'd', ?1)",
+                    [i],
+                )
+                .map_err(sql_err)?;
+                if i % 2 == 0 {
+                    Err(Error::Conflict("no".into()))
+                } else {
+                    Ok(())
+                }
             })
             .await
         }));
@@ -352,7 +495,14 @@ async fn a_failing_write_does_not_spoil_its_batch() {
     }
     assert_eq!(ok, 20);
     let n: i64 = pool
-        .read(|c| c.query_row("SELECT COUNT(*) FROM sends WHERE service_id = 's'", [], |r| r.get(0)).map_err(sql_err))
+        .read(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM sends WHERE service_id = 's'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql_err)
+        })
         .await
         .unwrap();
     assert_eq!(n, 20, "only the successful writes are committed");

@@ -53,7 +53,9 @@ pub(super) fn pending_for(
         .query([service.as_str(), to, tenant.as_str()])
         .map_err(sql_err)?;
     match r.next().map_err(sql_err)? {
-        Some(row) => Ok(Some(VerificationId::from_trusted(row.get(0).map_err(sql_err)?))),
+        Some(row) => Ok(Some(VerificationId::from_trusted(
+            row.get(0).map_err(sql_err)?,
+        ))),
         None => Ok(None),
     }
 }
@@ -78,7 +80,9 @@ pub(super) fn start(
     let window_start = now.minus_secs(req.service.config.send_limit.window_seconds);
     let recent_sends = {
         let mut s = c
-            .prepare_cached("SELECT at FROM sends WHERE service_id = ?1 AND destination = ?2 AND at > ?3")
+            .prepare_cached(
+                "SELECT at FROM sends WHERE service_id = ?1 AND destination = ?2 AND at > ?3",
+            )
             .map_err(sql_err)?;
         let times = s
             .query_map(params![service.as_str(), to, window_start.0], |r| r.get(0))
@@ -88,7 +92,15 @@ pub(super) fn start(
             .collect::<Result<Vec<_>>>()?
     };
 
-    let plan = verification::plan_start(req, StartFacts { pending, recent_sends }, secrets, now)?;
+    let plan = verification::plan_start(
+        req,
+        StartFacts {
+            pending,
+            recent_sends,
+        },
+        secrets,
+        now,
+    )?;
     let v = &plan.verification;
 
     if let Some(stale) = &plan.expire {
@@ -185,7 +197,14 @@ fn save_state(c: &Connection, v: &Verification) -> Result<()> {
     c.prepare_cached(
         "UPDATE verifications SET status = ?2, attempts = ?3, updated_at = ?4 WHERE id = ?1",
     )
-    .and_then(|mut s| s.execute(params![v.id.as_str(), v.status.as_str(), v.attempts, v.updated_at.0]))
+    .and_then(|mut s| {
+        s.execute(params![
+            v.id.as_str(),
+            v.status.as_str(),
+            v.attempts,
+            v.updated_at.0
+        ])
+    })
     .map_err(sql_err)?;
     Ok(())
 }
@@ -227,7 +246,12 @@ pub(super) fn cancel(
 }
 
 /// Marks the verification failed when its newest delivery failed for good.
-pub(super) fn delivery_failed(c: &Connection, job_id: i64, verification_id: &str, now: Timestamp) -> Result<()> {
+pub(super) fn delivery_failed(
+    c: &Connection,
+    job_id: i64,
+    verification_id: &str,
+    now: Timestamp,
+) -> Result<()> {
     let newest: i64 = c
         .prepare_cached("SELECT MAX(id) FROM outbox_jobs WHERE verification_id = ?1")
         .and_then(|mut s| s.query_row([verification_id], |r| r.get(0)))

@@ -1,0 +1,11 @@
+use metrics_exporter_prometheus::PrometheusHandle;
+use otpd_core::engine::Engine;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub metrics: PrometheusHandle,
+    /// `GET /v1/outbox` answers only while the `outbox` provider is routed.
+    pub outbox_enabled: bool,
+}

@@ -1,0 +1,7 @@
+//! The otpd program: configuration, wiring of the core to its adapters, and the CLI.
+
+pub mod cli;
+pub mod config;
+pub mod serve;
+pub mod system;
+pub mod wiring;

@@ -1,0 +1,137 @@
+//! `otpd serve`: the HTTP server, the delivery workers and the sweeper, until SIGTERM/SIGINT.
+
+use crate::config::Config;
+use crate::wiring::{App, StartError, build};
+use otpd_api::AppState;
+use otpd_delivery::{Worker, WorkerConfig};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let App {
+        engine,
+        routes,
+        wakeup,
+        outbox_enabled,
+    } = build(&config)?;
+
+    if let Some(key) = engine.bootstrap().await? {
+        // Printed once, on the database's first start; only its MAC is stored.
+        let out = serde_json::json!({
+            "key_id": key.key.id.to_string(),
+            "secret": key.secret,
+            "token": key.token(),
+            "tenant": otpd_core::engine::DEFAULT_TENANT,
+            "scopes": key.key.scopes.to_list(),
+        });
+        println!("{out}");
+        eprintln!(
+            "otpd: created the bootstrap admin key above (tenant \"default\"); it is shown only this once"
+        );
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let worker = Arc::new(Worker {
+        store: engine.store.clone(),
+        clock: engine.clock.clone(),
+        secrets: engine.secrets.clone(),
+        routes,
+        wakeup,
+        config: WorkerConfig {
+            batch: config.delivery.batch,
+            lease: Duration::from_secs(config.delivery.lease_seconds),
+            max_attempts: config.delivery.max_attempts,
+            ..WorkerConfig::default()
+        },
+    });
+    for _ in 0..config.delivery.workers {
+        tasks.push(tokio::spawn(worker.clone().run(stop_rx.clone())));
+    }
+    tasks.push(tokio::spawn(sweeper(
+        engine.clone(),
+        config.sweeper.clone(),
+        stop_rx.clone(),
+    )));
+
+    let state = AppState {
+        engine,
+        metrics: otpd_api::metrics::handle(),
+        outbox_enabled,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen_addr()?)
+        .await
+        .map_err(|e| {
+            crate::config::ConfigError(format!("listen: cannot bind {}: {e}", config.listen))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| otpd_core::Error::Internal(e.to_string()))?;
+    eprintln!("otpd: listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+
+    let served = axum::serve(listener, otpd_api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+    }
+    served.map_err(|e| otpd_core::Error::Internal(format!("http server: {e}")).into())
+}
+
+async fn sweeper(
+    engine: Arc<otpd_core::engine::Engine>,
+    cfg: crate::config::SweeperConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(cfg.interval_seconds)) => {}
+            _ = stop.changed() => return,
+        }
+        // Repeat while batches come back full, so a backlog drains without waiting a round.
+        loop {
+            match engine
+                .store
+                .sweep(engine.now(), cfg.retention_seconds)
+                .await
+            {
+                Ok(r) if r.expired + r.purged > 0 => {
+                    tracing::debug!(expired = r.expired, purged = r.purged, "swept");
+                    if r.expired < 5000 && r.purged < 5000 {
+                        break;
+                    }
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sweeping failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}

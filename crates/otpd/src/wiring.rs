@@ -1,0 +1,108 @@
+//! Builds the engine and its adapters from a validated configuration.
+
+use crate::config::{Config, ConfigError, load_server_key};
+use crate::system::{OsRandom, SystemClock};
+use otpd_core::clock::Clock;
+use otpd_core::destination::Channel;
+use otpd_core::engine::Engine;
+use otpd_core::secrets::ServerSecrets;
+use otpd_delivery::outbox::{self, OutboxProvider};
+use otpd_delivery::{Provider, Routes, Wakeup};
+use otpd_store::SqliteStore;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct App {
+    pub engine: Arc<Engine>,
+    pub routes: Routes,
+    pub wakeup: Wakeup,
+    pub outbox_enabled: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Store(#[from] otpd_core::Error),
+}
+
+/// Opens the store (migrating it) and wires the engine; no network is touched.
+pub fn build(config: &Config) -> Result<App, StartError> {
+    build_with_clock(config, Arc::new(SystemClock))
+}
+
+/// As `build`, with the clock given (tests pass a fake one).
+pub fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
+    let rng = Arc::new(OsRandom);
+    let master = load_server_key(config, rng.as_ref())?;
+    let secrets = Arc::new(ServerSecrets::from_master(&master)?);
+    let store = Arc::new(SqliteStore::open(
+        &config.database_path()?,
+        secrets.clone(),
+    )?);
+    let wakeup = Wakeup::default();
+    let engine = Arc::new(Engine {
+        store: store.clone(),
+        clock: clock.clone(),
+        rng: rng.clone(),
+        secrets: secrets.clone(),
+        dispatcher: Arc::new(wakeup.clone()),
+    });
+
+    let outbox: Arc<dyn Provider> = Arc::new(OutboxProvider {
+        store: store.clone(),
+        secrets,
+        rng,
+        clock,
+    });
+    let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
+    providers.insert(outbox::NAME.to_owned(), outbox.clone());
+    for (i, p) in config.providers.iter().enumerate() {
+        let provider: Arc<dyn Provider> = match p.kind.as_str() {
+            "outbox" => outbox.clone(),
+            other => {
+                return Err(ConfigError(format!(
+                    "providers[{i}].kind: {other:?} is not available in this version of otpd; \
+                     the kinds it has are: outbox"
+                ))
+                .into());
+            }
+        };
+        providers.insert(p.name.clone(), provider);
+    }
+    let no_routes = config.routes.sms.is_empty()
+        && config.routes.call.is_empty()
+        && config.routes.email.is_empty();
+    let routes = if no_routes {
+        // Development default: everything goes to the outbox, readable over the API.
+        Routes::all_through(outbox)
+    } else {
+        let mut order = HashMap::new();
+        for (channel, names) in [
+            (Channel::Sms, &config.routes.sms),
+            (Channel::Call, &config.routes.call),
+            (Channel::Email, &config.routes.email),
+        ] {
+            let list = names
+                .iter()
+                .filter_map(|n| providers.get(n).cloned())
+                .collect::<Vec<_>>();
+            if list.is_empty() {
+                tracing::warn!(
+                    channel = channel.as_str(),
+                    "no route: sends on this channel will fail"
+                );
+            }
+            order.insert(channel, list);
+        }
+        Routes::new(order).map_err(ConfigError)?
+    };
+    let outbox_enabled = routes.uses(outbox::NAME);
+    Ok(App {
+        engine,
+        routes,
+        wakeup,
+        outbox_enabled,
+    })
+}

@@ -1,0 +1,206 @@
+//! `spawn_app()` and the typed helpers tests use.
+
+use otpd::config::Config;
+use otpd::wiring::build_with_clock;
+use otpd_api::AppState;
+use otpd_core::clock::{FakeClock, Timestamp};
+use otpd_delivery::{Worker, WorkerConfig};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: Client,
+    /// `key_id`, `secret` of the bootstrap admin key.
+    pub admin: (String, String),
+    pub clock: Arc<FakeClock>,
+    pub db: PathBuf,
+    worker: Arc<Worker>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    let clock = Arc::new(FakeClock::new(Timestamp(1_900_000_000_000)));
+    let app = build_with_clock(&config, clock.clone()).unwrap();
+    let key = app.engine.bootstrap().await.unwrap().unwrap();
+    let worker = Arc::new(Worker {
+        store: app.engine.store.clone(),
+        clock: clock.clone(),
+        secrets: app.engine.secrets.clone(),
+        routes: app.routes,
+        wakeup: app.wakeup,
+        config: WorkerConfig::default(),
+    });
+    // No background worker: tests deliver explicitly (`deliver()`), so what they read is
+    // deterministic.
+    let state = AppState {
+        engine: app.engine,
+        metrics: otpd_api::metrics::handle(),
+        outbox_enabled: app.outbox_enabled,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, otpd_api::router(state))
+            .await
+            .unwrap();
+    });
+    TestApp {
+        addr,
+        client: Client::new(),
+        admin: (key.key.id.to_string(), key.secret),
+        clock,
+        db: dir.path().join("otpd.db"),
+        worker,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.post_as(&self.admin, path, body).await
+    }
+
+    pub async fn post_as(&self, key: &(String, String), path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .basic_auth(&key.0, Some(&key.1))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .basic_auth(&self.admin.0, Some(&self.admin.1))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A service with `extra` settings; returns its id.
+    pub async fn service(&self, extra: Value) -> String {
+        let mut body = json!({"name": "Acme"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let r = self.post("/v1/services", body).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn start(&self, service: &str, to: &str) -> Value {
+        let r = self
+            .post(
+                &format!("/v1/services/{service}/verifications"),
+                json!({"to": to, "channel": "sms"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+        r.json().await.unwrap()
+    }
+
+    pub async fn check(&self, service: &str, id: &str, code: &str) -> Value {
+        let r = self
+            .post(
+                &format!("/v1/services/{service}/verifications/{id}/check"),
+                json!({"code": code}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    /// Delivers what is queued, then reads the newest code sent to `to` from the outbox.
+    pub async fn last_code(&self, to: &str) -> String {
+        self.deliver().await;
+        let r = self
+            .client
+            .get(self.url("/v1/outbox"))
+            .query(&[("to", to)])
+            .basic_auth(&self.admin.0, Some(&self.admin.1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let msgs: Vec<Value> = r.json().await.unwrap();
+        let body = msgs[0]["body"].as_str().unwrap();
+        body.rsplit(' ').next().unwrap().to_owned()
+    }
+
+    /// Runs delivery rounds until the queue is empty.
+    pub async fn deliver(&self) {
+        while self.worker.run_once().await.unwrap() > 0 {}
+    }
+
+    /// Row counts of every table, to prove a rejected request wrote nothing.
+    pub fn row_counts(&self) -> Vec<(String, i64)> {
+        let c = rusqlite::Connection::open(&self.db).unwrap();
+        let tables: Vec<String> = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        tables
+            .into_iter()
+            .map(|t| {
+                let n = c
+                    .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+                    .unwrap();
+                (t, n)
+            })
+            .collect()
+    }
+
+    /// A key issued straight into the database, as `otpd keys create` does.
+    pub async fn new_key(&self, tenant: &str, scopes: &str) -> (String, String) {
+        let config = Config {
+            data_dir: self.db.parent().unwrap().to_owned(),
+            ..Config::default()
+        };
+        let engine = build_with_clock(&config, self.clock.clone())
+            .unwrap()
+            .engine;
+        let issued = engine
+            .issue_key(
+                tenant,
+                "test",
+                otpd_core::tenant::Scopes::parse_list(scopes).unwrap(),
+            )
+            .await
+            .unwrap();
+        (issued.key.id.to_string(), issued.secret)
+    }
+}
+
+pub async fn error_of(r: Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"]["status"].as_u64(),
+        Some(status.as_u16() as u64),
+        "{body}"
+    );
+    assert!(body["error"]["code"].is_string(), "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    (status, body)
+}

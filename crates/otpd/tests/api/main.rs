@@ -1,0 +1,12 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Integration tests: the real router on a random port (with a fake clock), or the real
+//! binary (crash and log tests), each on its own temporary SQLite file.
+
+mod bad_input;
+mod binary;
+mod concurrency;
+mod flow;
+mod helpers;
+mod limits;
+mod ops;
+mod tenancy;
