@@ -31,7 +31,12 @@ pub async fn read_body(req: Request) -> Result<Bytes, ApiError> {
 }
 
 /// Parses JSON naming the field that failed: `code: invalid type: integer, expected a string`.
+/// The top level must be an object: serde would otherwise take an array as a struct, field by
+/// position, and accept `["+14155552671","sms"]`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::invalid("body", "must be a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let parsed: Result<T, _> = serde_path_to_error::deserialize(de);
     let value = parsed.map_err(|e| {
@@ -130,8 +135,11 @@ mod tests {
         assert_eq!(field(parse_json(br#"{"to": "x", "to": "y"}"#)).0, "to");
         assert_eq!(field(parse_json(b"{\"to\": ")).0, "body");
         assert_eq!(field(parse_json(b"not json")).0, "body");
+        assert_eq!(field(parse_json(br#"["+14155552671", null]"#)).0, "body");
         let deep = "[".repeat(10_000);
         assert_eq!(field(parse_json(deep.as_bytes())).0, "body");
+        let deep_inside = format!("{{\"to\": {}", "[".repeat(10_000));
+        assert_eq!(field(parse_json(deep_inside.as_bytes())).0, "to");
     }
 
     #[test]
