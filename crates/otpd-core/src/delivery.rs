@@ -16,6 +16,9 @@ pub struct NewJob {
     pub to: String,
     pub locale: Locale,
     pub sealed_code: Vec<u8>,
+    /// Caller-chosen text replacing the template (`<message> <code>`).
+    pub message: Option<String>,
+    pub sender: Option<String>,
     /// A job still queued at this time is pointless: the code has expired.
     pub expires_at: Timestamp,
     pub created_at: Timestamp,
@@ -74,6 +77,8 @@ pub struct Job {
     pub to: String,
     pub locale: Locale,
     pub sealed_code: Vec<u8>,
+    pub message: Option<String>,
+    pub sender: Option<String>,
     pub attempts: u32,
     pub expires_at: Timestamp,
     pub created_at: Timestamp,

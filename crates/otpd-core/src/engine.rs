@@ -2,15 +2,15 @@
 //! order of the steps and the policies, and reach the world only through the ports.
 
 use crate::clock::{Clock, Timestamp};
-use crate::code::Code;
+use crate::code::{self, Alphabet, Code};
 use crate::destination::{Channel, Destination};
 use crate::error::{Error, Result};
 use crate::ids::{KeyId, ServiceId, TenantId, VerificationId};
 use crate::ports::{Dispatcher, Store};
 use crate::random::Random;
-use crate::render::Locale;
+use crate::render::{self, Locale, segments};
 use crate::secrets::ServerSecrets;
-use crate::service::{NewService, Service};
+use crate::service::{MAX_CHECK_ATTEMPTS, MAX_TTL_SECONDS, NewService, Service};
 use crate::tenant::{self, ApiKey, IssuedKey, Principal, Scope, Scopes, Tenant};
 use crate::verification::{CheckOutcome, Reference, StartRequest, Verification};
 use std::sync::Arc;
@@ -24,13 +24,41 @@ pub struct Engine {
 }
 
 /// A send request once the edge has parsed it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StartInput {
-    pub to: Destination,
-    pub channel: Channel,
+    pub to: Option<Destination>,
+    pub channel: Option<Channel>,
     pub locale: Option<Locale>,
     pub custom_code: Option<Code>,
+    /// The dialect's contract has the caller choose the code (Exigo), whatever the service's
+    /// `custom_code_enabled` says.
+    pub custom_code_by_contract: bool,
     pub reference: Reference,
+    pub policy: PolicyOverrides,
+    /// The caller's wording: the message is `<message> <code>` and must fit one SMS segment.
+    pub message: Option<String>,
+    /// Sender id or from-number for this send.
+    pub sender: Option<String>,
+}
+
+impl StartInput {
+    pub fn new(to: Destination, channel: Channel) -> StartInput {
+        StartInput {
+            to: Some(to),
+            channel: Some(channel),
+            ..StartInput::default()
+        }
+    }
+}
+
+/// Per-request policy that a dialect's caller may set (SignalWire's `token_length`,
+/// `valid_for`, `max_attempts`, `allow_alphas`). Unset fields take the service's values.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PolicyOverrides {
+    pub code_length: Option<u32>,
+    pub alphabet: Option<Alphabet>,
+    pub ttl_seconds: Option<u64>,
+    pub max_attempts: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -239,8 +267,30 @@ impl Engine {
     ) -> Result<Started> {
         who.require(Scope::Verify)?;
         let cfg = &service.config;
-        cfg.allows(&input.to)?;
+        let (Some(to), Some(channel)) = (input.to, input.channel) else {
+            return Err(Error::Internal(
+                "a start without destination or channel".into(),
+            ));
+        };
+        cfg.allows(&to)?;
+        let p = input.policy;
+        let code_length = p.code_length.unwrap_or(cfg.code_length);
+        if !(code::MIN_LENGTH..=code::MAX_LENGTH).contains(&code_length) {
+            return Err(Error::invalid("code_length", "must be between 4 and 20"));
+        }
+        let ttl_seconds = p.ttl_seconds.unwrap_or(cfg.ttl_seconds);
+        if !(1..=MAX_TTL_SECONDS).contains(&ttl_seconds) {
+            return Err(Error::invalid(
+                "ttl_seconds",
+                "must be between 1 and 604800",
+            ));
+        }
+        let max_attempts = p.max_attempts.unwrap_or(cfg.max_check_attempts);
+        if !(1..=MAX_CHECK_ATTEMPTS).contains(&max_attempts) {
+            return Err(Error::invalid("max_attempts", "must be between 1 and 100"));
+        }
         let (code, custom) = match input.custom_code {
+            Some(c) if input.custom_code_by_contract => (c, true),
             Some(_) if !cfg.custom_code_enabled => {
                 return Err(Error::invalid(
                     "custom_code",
@@ -249,26 +299,43 @@ impl Engine {
             }
             Some(c) => (c, true),
             None => (
-                Code::generate(cfg.code_length, cfg.alphabet, self.rng.as_ref()),
+                Code::generate(
+                    code_length,
+                    p.alphabet.unwrap_or(cfg.alphabet),
+                    self.rng.as_ref(),
+                ),
                 false,
             ),
         };
+        if let Some(message) = &input.message {
+            // What the caller wrote plus the code must be one SMS segment: one billed part,
+            // no reassembly loss. Other channels carry the same text.
+            if !segments::fits_one_segment(&render::custom_text(message, code.expose())) {
+                return Err(Error::invalid(
+                    "message",
+                    "with the code it does not fit one SMS (160 GSM-7 or 70 UCS-2 characters)",
+                ));
+            }
+        }
         let sealed_code = self.secrets.seal(
             self.rng.as_ref(),
             code.expose().as_bytes(),
             service.tenant_id.as_str().as_bytes(),
         )?;
-        let channel = input.channel;
         let req = StartRequest {
             locale: input.locale.unwrap_or_else(|| cfg.default_locale.clone()),
             service,
-            to: input.to,
+            to,
             channel,
             code,
             custom_code: custom,
             fresh_id: VerificationId::generate(self.rng.as_ref()),
             reference: input.reference,
             sealed_code,
+            ttl_seconds,
+            max_attempts,
+            message: input.message,
+            sender: input.sender,
         };
         let (verification, created) = self.store.start_verification(req, self.now()).await?;
         self.dispatcher.wake();

@@ -179,6 +179,7 @@ impl ServiceConfig {
                 code: &code,
                 locale: &locale,
                 domain: self.domain.as_deref(),
+                custom: None,
             });
             if !crate::render::segments::fits_one_segment(&text) {
                 return Err(Error::invalid(

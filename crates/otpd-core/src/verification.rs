@@ -111,6 +111,14 @@ pub struct StartRequest {
     pub reference: Reference,
     /// The code sealed for the outbox (see `ServerSecrets::seal`).
     pub sealed_code: Vec<u8>,
+    /// Effective lifetime and attempt limit: the service's, or the caller's overrides.
+    pub ttl_seconds: u64,
+    pub max_attempts: u32,
+    /// Text that replaces the service template (`<message> <code>`), for dialects whose
+    /// callers choose the wording.
+    pub message: Option<String>,
+    /// Sender id or from-number for this send, when the caller names one.
+    pub sender: Option<String>,
 }
 
 /// What the store knows when a start arrives.
@@ -166,7 +174,7 @@ pub fn plan_start(
         None => (None, None),
     };
 
-    let expires_at = now.plus_secs(cfg.ttl_seconds);
+    let expires_at = now.plus_secs(req.ttl_seconds);
     let (verification, created) = match pending {
         Some(mut v) => {
             if v.send_count >= cfg.max_sends {
@@ -201,7 +209,7 @@ pub fn plan_start(
                     custom_code: req.custom_code,
                     locale: req.locale.clone(),
                     attempts: 0,
-                    max_attempts: cfg.max_check_attempts,
+                    max_attempts: req.max_attempts,
                     send_count: 1,
                     created_at: now,
                     updated_at: now,
@@ -221,6 +229,8 @@ pub fn plan_start(
         to: verification.to.as_str().to_owned(),
         locale: verification.locale.clone(),
         sealed_code: req.sealed_code,
+        message: req.message,
+        sender: req.sender,
         expires_at,
         created_at: now,
     };

@@ -46,6 +46,10 @@ impl World {
             fresh_id: VerificationId::generate(&self.rng),
             reference: Reference::default(),
             sealed_code: vec![1, 2, 3],
+            ttl_seconds: self.service.config.ttl_seconds,
+            max_attempts: self.service.config.max_check_attempts,
+            message: None,
+            sender: None,
         }
     }
 
@@ -283,4 +287,23 @@ fn the_job_carries_a_sealed_code_only() {
     assert_eq!(plan.job.sealed_code, vec![1, 2, 3]);
     assert_eq!(plan.job.verification_id, plan.verification.id);
     assert_eq!(plan.job.to, "+14155552671");
+}
+
+#[test]
+fn caller_overrides_set_lifetime_and_attempts_and_travel_with_the_job() {
+    let w = world();
+    let code = w.code();
+    let mut req = w.request(&code);
+    req.ttl_seconds = 30;
+    req.max_attempts = 1;
+    req.message = Some("Your login code:".into());
+    req.sender = Some("ACME".into());
+    let plan = plan_start(req, StartFacts::default(), &w.secrets, w.clock.now()).unwrap();
+    assert_eq!(plan.verification.expires_at, w.clock.now().plus_secs(30));
+    assert_eq!(plan.verification.max_attempts, 1);
+    assert_eq!(plan.job.message.as_deref(), Some("Your login code:"));
+    assert_eq!(plan.job.sender.as_deref(), Some("ACME"));
+    let mut v = plan.verification;
+    let o = apply_check(&mut v, &w.wrong(&code), &w.secrets, w.clock.now());
+    assert_eq!(o.status, Status::MaxAttemptsReached);
 }

@@ -9,6 +9,8 @@ pub struct OutboundMessage {
     pub channel: Channel,
     pub to: String,
     pub body: Rendered,
+    /// Sender id or from-number the caller asked for; providers fall back to their own.
+    pub sender: Option<String>,
     /// Stable per delivery attempt, so a provider that supports it can drop duplicates.
     pub idempotency_key: String,
 }

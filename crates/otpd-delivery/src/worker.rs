@@ -186,6 +186,7 @@ impl Worker {
             code: &code,
             locale: &job.locale,
             domain: service.config.domain.as_deref(),
+            custom: job.message.as_deref(),
         };
         let body = match job.channel {
             Channel::Sms => Rendered::Text(render_sms(&ctx)),
@@ -204,6 +205,7 @@ impl Worker {
             channel: job.channel,
             to: job.to.clone(),
             body,
+            sender: job.sender.clone(),
             idempotency_key: format!("{}-{}", job.id, job.attempts),
         })
     }

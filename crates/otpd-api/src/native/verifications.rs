@@ -15,14 +15,13 @@ use otpd_core::code::Code;
 use otpd_core::destination::{Channel, Destination};
 use otpd_core::engine::{Checked, StartInput};
 use otpd_core::render::Locale;
-use otpd_core::verification::Reference;
 
 impl StartVerificationRequest {
     fn into_input(self) -> otpd_core::Result<StartInput> {
         let channel = Channel::parse(&self.channel, "channel")?;
         Ok(StartInput {
-            to: Destination::parse_for(channel, &self.to, "to")?,
-            channel,
+            to: Some(Destination::parse_for(channel, &self.to, "to")?),
+            channel: Some(channel),
             locale: self
                 .locale
                 .as_deref()
@@ -33,7 +32,7 @@ impl StartVerificationRequest {
                 .as_deref()
                 .map(|c| Code::custom(c, "custom_code"))
                 .transpose()?,
-            reference: Reference::default(),
+            ..StartInput::default()
         })
     }
 }

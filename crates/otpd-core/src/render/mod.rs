@@ -83,10 +83,16 @@ pub struct MessageContext<'a> {
     pub locale: &'a Locale,
     /// Adds the origin-bound line `@domain #code` so browsers and iOS can autofill.
     pub domain: Option<&'a str>,
+    /// The caller's own wording, replacing the template: the text is `<custom> <code>`
+    /// exactly, as the dialects that allow it promise.
+    pub custom: Option<&'a str>,
 }
 
 /// The SMS text. The origin-bound line, when present, is last and alone on its line.
 pub fn render_sms(ctx: &MessageContext<'_>) -> String {
+    if let Some(custom) = ctx.custom {
+        return custom_text(custom, ctx.code);
+    }
     let t = templates::for_locale(ctx.locale);
     let mut text = fill(t.sms, ctx.brand, ctx.code);
     if let Some(domain) = ctx.domain {
@@ -100,8 +106,12 @@ pub fn render_sms(ctx: &MessageContext<'_>) -> String {
 
 /// What a text-to-speech engine reads: each symbol separated so it is spoken one by one, twice.
 pub fn render_call(ctx: &MessageContext<'_>) -> String {
-    let t = templates::for_locale(ctx.locale);
     let spoken = spell_out(ctx.code);
+    if let Some(custom) = ctx.custom {
+        let once = custom_text(custom, &spoken);
+        return format!("{once}. {once}.");
+    }
+    let t = templates::for_locale(ctx.locale);
     fill(t.call, ctx.brand, &spoken)
 }
 
@@ -113,6 +123,17 @@ pub struct Email {
 
 pub fn render_email(ctx: &MessageContext<'_>) -> Email {
     let t = templates::for_locale(ctx.locale);
+    if let Some(custom) = ctx.custom {
+        let text = custom_text(custom, ctx.code);
+        return Email {
+            subject: fill(t.email_subject, ctx.brand, ctx.code),
+            html: format!(
+                "<!doctype html><html><body><p>{}</p></body></html>",
+                html_escape(&text)
+            ),
+            text,
+        };
+    }
     Email {
         subject: fill(t.email_subject, ctx.brand, ctx.code),
         text: fill(t.email_text, ctx.brand, ctx.code),
@@ -122,6 +143,11 @@ pub fn render_email(ctx: &MessageContext<'_>) -> Email {
             &html_escape(ctx.code),
         ),
     }
+}
+
+/// `<message> <code>`: the caller's text and the code, one space apart.
+pub fn custom_text(message: &str, code: &str) -> String {
+    format!("{message} {code}")
 }
 
 /// `12A4` -> `1, 2, A, 4`: commas make speech engines pause between symbols.

@@ -13,6 +13,7 @@ fn sms_is_the_template_with_brand_and_code() {
         code: "123456",
         locale: &l,
         domain: None,
+        custom: None,
     });
     assert_eq!(text, "Your Acme verification code is: 123456");
 }
@@ -26,6 +27,7 @@ fn origin_bound_line_is_last_and_parses_back() {
         code: "482913",
         locale: &l,
         domain: Some("login.example.com"),
+        custom: None,
     });
     let last = text.lines().last().unwrap();
     assert_eq!(last, "@login.example.com #482913");
@@ -53,6 +55,7 @@ fn call_script_spells_the_code_twice() {
         code: "1207",
         locale: &l,
         domain: None,
+        custom: None,
     });
     assert_eq!(text.matches("1, 2, 0, 7").count(), 2);
 }
@@ -65,6 +68,7 @@ fn email_html_escapes_the_brand() {
         code: "1234",
         locale: &l,
         domain: None,
+        custom: None,
     });
     assert!(e.html.contains("A&amp;B &lt;x&gt;"));
     assert!(e.text.contains("A&B <x>"));
@@ -88,6 +92,7 @@ fn locales_normalise_and_fall_back() {
         code: "1",
         locale: &de,
         domain: None,
+        custom: None,
     });
     assert!(text.starts_with("Your Acme"));
 }
@@ -106,7 +111,7 @@ proptest! {
                 brand: &brand,
                 code: &code,
                 locale: &locale,
-                domain: with_domain.then_some("example.com"),
+                domain: with_domain.then_some("example.com"), custom: None,
             });
             prop_assert!(segments::fits_one_segment(&text), "{} {}", locale.as_str(), text.len());
         }

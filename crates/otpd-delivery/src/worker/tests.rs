@@ -11,7 +11,7 @@ use otpd_core::engine::{Engine, StartInput};
 use otpd_core::random::SeededRandom;
 use otpd_core::service::NewService;
 use otpd_core::tenant::Principal;
-use otpd_core::verification::{Reference, Status};
+use otpd_core::verification::Status;
 use otpd_store::SqliteStore;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,6 +21,7 @@ struct Scripted {
     name: &'static str,
     script: Mutex<Vec<Result<(), ProviderError>>>,
     sent: Mutex<Vec<String>>,
+    senders: Mutex<Vec<Option<String>>>,
 }
 
 impl Scripted {
@@ -29,6 +30,7 @@ impl Scripted {
             name,
             script: Mutex::new(script),
             sent: Mutex::new(vec![]),
+            senders: Mutex::new(vec![]),
         })
     }
     fn calls(&self) -> usize {
@@ -46,6 +48,7 @@ impl Provider for Scripted {
     }
     async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, ProviderError> {
         self.sent.lock().unwrap().push(msg.body.plain());
+        self.senders.lock().unwrap().push(msg.sender.clone());
         let mut s = self.script.lock().unwrap();
         let next = if s.is_empty() { Ok(()) } else { s.remove(0) };
         next.map(|_| SendReceipt {
@@ -121,11 +124,11 @@ impl Fixture {
                 &self.admin,
                 &self.service,
                 StartInput {
-                    to: Destination::Phone(PhoneE164::parse("+14155552671", "to").unwrap()),
-                    channel: Channel::Sms,
-                    locale: None,
                     custom_code: Some(Code::custom(code, "c").unwrap()),
-                    reference: Reference::default(),
+                    ..StartInput::new(
+                        Destination::Phone(PhoneE164::parse("+14155552671", "to").unwrap()),
+                        Channel::Sms,
+                    )
                 },
             )
             .await
@@ -248,4 +251,48 @@ async fn only_the_newest_code_of_a_resent_verification_goes_out() {
     let sent = p.sent.lock().unwrap().clone();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].ends_with("222222"));
+}
+
+#[tokio::test]
+async fn a_callers_message_and_sender_reach_the_provider() {
+    let f = fixture().await;
+    let p = Scripted::new("p", vec![]);
+    let w = f.worker(Routes::all_through(p.clone()));
+    let mut sms = StartInput::new(
+        Destination::Phone(PhoneE164::parse("+14155552671", "to").unwrap()),
+        Channel::Sms,
+    );
+    sms.custom_code = Some(Code::custom("4821", "c").unwrap());
+    sms.message = Some("Your Personal Authorization Code is:".into());
+    sms.sender = Some("+15550001111".into());
+    let mut call = sms.clone();
+    call.channel = Some(Channel::Call);
+    call.to = Some(Destination::Phone(
+        PhoneE164::parse("+14155552672", "to").unwrap(),
+    ));
+    f.engine
+        .start_verification(&f.admin, &f.service, sms)
+        .await
+        .unwrap();
+    f.engine
+        .start_verification(&f.admin, &f.service, call)
+        .await
+        .unwrap();
+    w.run_once().await.unwrap();
+    let mut sent = p.sent.lock().unwrap().clone();
+    sent.sort();
+    assert_eq!(
+        sent,
+        vec![
+            "Your Personal Authorization Code is: 4, 8, 2, 1. Your Personal Authorization Code is: 4, 8, 2, 1.".to_owned(),
+            "Your Personal Authorization Code is: 4821".to_owned(),
+        ]
+    );
+    assert!(
+        p.senders
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|s| s.as_deref() == Some("+15550001111"))
+    );
 }

@@ -25,7 +25,10 @@ use std::sync::Arc;
 
 /// Migrations, applied in order; the database's `user_version` records how many ran.
 /// An applied migration is never edited: add a new one.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_custom_message.sql"),
+];
 
 const READERS: usize = 2;
 

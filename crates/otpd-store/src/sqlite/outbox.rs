@@ -20,7 +20,7 @@ pub(super) fn claim(
     let mut s = c
         .prepare_cached(
             "SELECT id, tenant_id, service_id, verification_id, channel, destination, locale,
-                    sealed_code, attempts, expires_at, created_at
+                    sealed_code, attempts, expires_at, created_at, message, sender
              FROM outbox_jobs WHERE status IN ('queued', 'sending') AND due_at <= ?1
              ORDER BY due_at LIMIT ?2",
         )
@@ -45,6 +45,8 @@ pub(super) fn claim(
             to: r.get(5).map_err(sql_err)?,
             locale: rows::locale(&r.get::<_, String>(6).map_err(sql_err)?)?,
             sealed_code,
+            message: r.get(11).map_err(sql_err)?,
+            sender: r.get(12).map_err(sql_err)?,
             attempts: r.get::<_, i64>(8).map_err(sql_err)? as u32 + 1,
             expires_at,
             created_at: Timestamp(r.get(10).map_err(sql_err)?),

@@ -8,7 +8,7 @@ use otpd_core::ports::NoDispatch;
 use otpd_core::random::SeededRandom;
 use otpd_core::service::NewService;
 use otpd_core::tenant::{Principal, Scope, Scopes};
-use otpd_core::verification::{Reference, Status};
+use otpd_core::verification::Status;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -56,11 +56,8 @@ fn phone(s: &str) -> Destination {
 
 fn sms(to: &str, code: &str) -> StartInput {
     StartInput {
-        to: phone(to),
-        channel: Channel::Sms,
-        locale: None,
         custom_code: Some(Code::custom(code, "custom_code").unwrap()),
-        reference: Reference::default(),
+        ..StartInput::new(phone(to), Channel::Sms)
     }
 }
 
@@ -290,7 +287,7 @@ async fn send_limit_spans_verifications_and_channels() {
             .unwrap();
     }
     let mut call = sms("+14155552671", "123456");
-    call.channel = Channel::Call;
+    call.channel = Some(Channel::Call);
     match f
         .engine
         .start_verification(&f.admin, svc.id.as_str(), call)
@@ -506,4 +503,69 @@ async fn a_failing_write_does_not_spoil_its_batch() {
         .await
         .unwrap();
     assert_eq!(n, 20, "only the successful writes are committed");
+}
+
+#[tokio::test]
+async fn a_callers_message_must_fit_one_segment_with_the_code() {
+    let f = fixture().await;
+    let svc = f.service(|n| n.custom_code_enabled = Some(false)).await;
+    let start = |message: String| {
+        let mut input = StartInput::new(phone("+14155552671"), Channel::Sms);
+        input.message = Some(message);
+        input
+    };
+    // GSM-7: message + " " + 6 digits = 160 septets fits, 161 does not.
+    for (message, fits) in [
+        ("a".repeat(153), true),
+        ("a".repeat(154), false),
+        (format!("{}€", "a".repeat(151)), true),
+        (format!("{}€", "a".repeat(152)), false),
+        // UCS-2: 70 units fit, 71 do not.
+        ("ж".repeat(63), true),
+        ("ж".repeat(64), false),
+    ] {
+        let r = f
+            .engine
+            .start_verification(&f.admin, svc.id.as_str(), start(message.clone()))
+            .await;
+        match (fits, r) {
+            (true, Ok(_)) => {}
+            (false, Err(Error::Invalid { field, .. })) => assert_eq!(field, "message"),
+            (fits, other) => panic!("{} chars, fits={fits}: {other:?}", message.chars().count()),
+        }
+        f.clock.advance_secs(700); // past the send-limit window
+    }
+}
+
+#[tokio::test]
+async fn overrides_and_contract_codes() {
+    let f = fixture().await;
+    let svc = f.service(|n| n.custom_code_enabled = Some(false)).await;
+    let mut input = StartInput::new(phone("+14155552671"), Channel::Sms);
+    input.custom_code = Some(Code::custom("5150", "code").unwrap());
+    assert!(matches!(
+        f.engine
+            .start_verification(&f.admin, svc.id.as_str(), input.clone())
+            .await,
+        Err(Error::Invalid { .. })
+    ));
+    input.custom_code_by_contract = true;
+    input.policy.ttl_seconds = Some(30);
+    input.policy.max_attempts = Some(2);
+    let v = f
+        .engine
+        .start_verification(&f.admin, svc.id.as_str(), input)
+        .await
+        .unwrap()
+        .verification;
+    assert_eq!(v.expires_at, f.clock.now().plus_secs(30));
+    assert_eq!(v.max_attempts, 2);
+    assert!(f.check(&svc, &v.id, "5150").await.unwrap().valid);
+
+    let mut bad = StartInput::new(phone("+14155552672"), Channel::Sms);
+    bad.policy.code_length = Some(21);
+    assert!(matches!(
+        f.engine.start_verification(&f.admin, svc.id.as_str(), bad).await,
+        Err(Error::Invalid { field, .. }) if field == "code_length"
+    ));
 }

@@ -173,8 +173,8 @@ pub(super) fn start(
     let j = &plan.job;
     c.prepare_cached(
         "INSERT INTO outbox_jobs (tenant_id, service_id, verification_id, channel, destination, locale,
-             sealed_code, status, attempts, due_at, expires_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?9, ?8, ?8)",
+             sealed_code, status, attempts, due_at, expires_at, created_at, updated_at, message, sender)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?9, ?8, ?8, ?10, ?11)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -187,6 +187,8 @@ pub(super) fn start(
             j.sealed_code,
             j.created_at.0,
             j.expires_at.0,
+            j.message,
+            j.sender,
         ])
     })
     .map_err(sql_err)?;
