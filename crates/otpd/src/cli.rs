@@ -57,6 +57,31 @@ enum Command {
         #[command(subcommand)]
         action: ServicesAction,
     },
+    /// Load-test a running otpd: the /healthz ceiling, then the scenario (see BENCHMARKS.md).
+    Bench {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        target: String,
+        /// KEY_ID:SECRET of an admin key.
+        #[arg(long)]
+        key: String,
+        /// send, check or mixed.
+        #[arg(long, default_value = "send")]
+        scenario: String,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Seconds per phase (ceiling, then scenario).
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Open loop: requests per second in total, instead of as fast as possible.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Verifications created before a `check` run.
+        #[arg(long, default_value_t = 100_000)]
+        prefill: usize,
+        /// End with one JSON object on the last line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -196,6 +221,37 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Keys { action } => keys(action).await,
+        Command::Bench {
+            target,
+            key,
+            scenario,
+            connections,
+            duration,
+            rate,
+            prefill,
+            json: as_json,
+        } => {
+            let opts = crate::bench::BenchOptions {
+                target,
+                key,
+                scenario: crate::bench::Scenario::parse(&scenario)?,
+                connections,
+                duration: std::time::Duration::from_secs(duration.max(1)),
+                rate,
+                prefill,
+            };
+            let (ceiling, measured) = crate::bench::run(opts).await?;
+            println!("{}", ceiling.line());
+            println!("{}", measured.line());
+            println!(
+                "ratio to the /healthz ceiling: {:.3}",
+                measured.throughput_rps / ceiling.throughput_rps.max(f64::MIN_POSITIVE)
+            );
+            if as_json {
+                println!("{}", measured.json(&ceiling));
+            }
+            Ok(())
+        }
         Command::Services { action } => services(action).await,
     }
 }

@@ -1,5 +1,6 @@
 //! The otpd program: configuration, wiring of the core to its adapters, and the CLI.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod serve;

@@ -1,0 +1,38 @@
+//! `otpd bench`: a load generator for otpd's own API. It first measures `GET /healthz` with the
+//! same connections for the same time (the HTTP ceiling of this machine in this run), then the
+//! scenario, and reports throughput, latency percentiles, errors and the ratio to the ceiling.
+
+mod client;
+mod report;
+mod scenario;
+
+pub use report::Report;
+pub use scenario::Scenario;
+
+use client::Target;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub target: String,
+    /// `key_id:secret` with the admin scope (the bench creates its own service).
+    pub key: String,
+    pub scenario: Scenario,
+    pub connections: usize,
+    pub duration: Duration,
+    /// Open loop: total requests per second across all connections, instead of saturation.
+    pub rate: Option<f64>,
+    /// Verifications created up front for the `check` scenario.
+    pub prefill: usize,
+}
+
+pub async fn run(opts: BenchOptions) -> Result<(Report, Report), String> {
+    if opts.connections == 0 || opts.connections > 4096 {
+        return Err("--connections must be 1..=4096".into());
+    }
+    let target = Target::parse(&opts.target, &opts.key)?;
+    let plan = scenario::prepare(&target, &opts).await?;
+    let ceiling = client::drive(&target, &scenario::Workload::Health, &opts, "healthz").await?;
+    let measured = client::drive(&target, &plan, &opts, opts.scenario.as_str()).await?;
+    Ok((ceiling, measured))
+}

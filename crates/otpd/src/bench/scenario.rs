@@ -1,0 +1,229 @@
+//! What each scenario sends. All of them run against a service the bench creates for itself
+//! (custom codes on, send limits out of the way, a short TTL so leftovers expire soon).
+
+use super::BenchOptions;
+use super::client::{Conn, Target};
+use hyper::Method;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Send,
+    Check,
+    Mixed,
+}
+
+impl Scenario {
+    pub fn parse(s: &str) -> Result<Scenario, String> {
+        match s {
+            "send" => Ok(Scenario::Send),
+            "check" => Ok(Scenario::Check),
+            "mixed" => Ok(Scenario::Mixed),
+            _ => Err("--scenario must be send, check or mixed".into()),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scenario::Send => "send",
+            Scenario::Check => "check",
+            Scenario::Mixed => "mixed",
+        }
+    }
+}
+
+const CODE: &str = "482913";
+const AREAS: [u32; 10] = [415, 212, 312, 617, 206, 303, 404, 512, 702, 808];
+
+/// The n-th distinct, valid US number: area code, an exchange starting with 2, six digits.
+pub fn phone(n: u64) -> String {
+    let area = AREAS[((n / 1_000_000) % AREAS.len() as u64) as usize];
+    format!("+1{area}2{:06}", n % 1_000_000)
+}
+
+#[derive(Clone)]
+pub enum Workload {
+    Health,
+    Send {
+        service: String,
+        next: Arc<AtomicU64>,
+    },
+    Check {
+        service: String,
+        ids: Arc<Vec<String>>,
+        next: Arc<AtomicUsize>,
+    },
+    Mixed {
+        service: String,
+        next: Arc<AtomicU64>,
+    },
+}
+
+/// Per-connection memory: a mixed pair checks on the same connection what it just sent.
+#[derive(Default)]
+pub struct ConnState {
+    pending_check: Option<u64>,
+}
+
+impl Workload {
+    /// Method, path, JSON body and the status that counts as success.
+    pub fn next_request(&self, st: &mut ConnState) -> (Method, String, Option<String>, u16) {
+        match self {
+            Workload::Health => (Method::GET, "/healthz".into(), None, 200),
+            Workload::Send { service, next } => {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                send(service, n)
+            }
+            Workload::Check { service, ids, next } => {
+                let i = next.fetch_add(1, Ordering::Relaxed) % ids.len().max(1);
+                (
+                    Method::POST,
+                    format!("/v1/services/{service}/verifications/{}/check", ids[i]),
+                    Some(json!({"code": CODE}).to_string()),
+                    200,
+                )
+            }
+            Workload::Mixed { service, next } => match st.pending_check.take() {
+                Some(n) => (
+                    Method::POST,
+                    format!("/v1/services/{service}/checks"),
+                    Some(json!({"to": phone(n), "code": CODE}).to_string()),
+                    200,
+                ),
+                None => {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    st.pending_check = Some(n);
+                    send(service, n)
+                }
+            },
+        }
+    }
+}
+
+fn send(service: &str, n: u64) -> (Method, String, Option<String>, u16) {
+    (
+        Method::POST,
+        format!("/v1/services/{service}/verifications"),
+        Some(json!({"to": phone(n), "channel": "sms", "custom_code": CODE}).to_string()),
+        201,
+    )
+}
+
+/// Creates the bench's service and, for `check`, the verifications to check.
+pub async fn prepare(target: &Target, opts: &BenchOptions) -> Result<Workload, String> {
+    let mut conn = Conn::open(target).await?;
+    let body = json!({
+        "name": "bench",
+        "custom_code_enabled": true,
+        "ttl_seconds": 300,
+        "max_sends": 20,
+        "send_limit": {"count": 10000, "window_seconds": 1},
+    });
+    let (status, bytes) = conn
+        .call(target, Method::POST, "/v1/services", Some(body.to_string()))
+        .await?;
+    if status != 201 {
+        return Err(format!(
+            "creating the bench service answered {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        ));
+    }
+    let service = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v["id"].as_str().map(str::to_owned))
+        .ok_or("the service response has no id")?;
+    // Destinations differ from run to run, so a rerun against the same server is not a re-send.
+    let base = (rand::random::<u64>() % 9_000) * 1_000;
+    let next = Arc::new(AtomicU64::new(base));
+    match opts.scenario {
+        Scenario::Send => Ok(Workload::Send { service, next }),
+        Scenario::Mixed => Ok(Workload::Mixed { service, next }),
+        Scenario::Check => {
+            let ids = prefill(target, &service, &next, opts).await?;
+            Ok(Workload::Check {
+                service,
+                ids: Arc::new(ids),
+                next: Arc::new(AtomicUsize::new(0)),
+            })
+        }
+    }
+}
+
+async fn prefill(
+    target: &Target,
+    service: &str,
+    next: &Arc<AtomicU64>,
+    opts: &BenchOptions,
+) -> Result<Vec<String>, String> {
+    let remaining = Arc::new(AtomicUsize::new(opts.prefill));
+    let mut tasks = Vec::new();
+    for _ in 0..opts.connections.min(64) {
+        let (remaining, next, service) = (remaining.clone(), next.clone(), service.to_owned());
+        let mut conn = Conn::open(target).await?;
+        let target = Target {
+            host: target.host.clone(),
+            authorization: target.authorization.clone(),
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            while remaining
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| r.checked_sub(1))
+                .is_ok()
+            {
+                let (m, path, body, _) = send(&service, next.fetch_add(1, Ordering::Relaxed));
+                let (status, bytes) = conn.call(&target, m, &path, body).await?;
+                if status != 201 {
+                    return Err(format!(
+                        "prefill answered {status}: {}",
+                        String::from_utf8_lossy(&bytes)
+                    ));
+                }
+                if let Some(id) = serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned))
+                {
+                    ids.push(id);
+                }
+            }
+            Ok::<_, String>(ids)
+        }));
+    }
+    let mut all = Vec::with_capacity(opts.prefill);
+    for t in tasks {
+        all.extend(t.await.map_err(|e| e.to_string())??);
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_numbers_are_distinct_valid_e164() {
+        for n in [0u64, 1, 999_999, 1_000_000, 9_999_999, 123_456_789] {
+            let p = phone(n);
+            assert!(
+                otpd_core::destination::PhoneE164::parse(&p, "to").is_ok(),
+                "{p}"
+            );
+        }
+        assert_ne!(phone(1), phone(1_000_001));
+    }
+
+    #[test]
+    fn mixed_checks_what_it_sent_on_the_same_connection() {
+        let w = Workload::Mixed {
+            service: "VA1".into(),
+            next: Arc::new(AtomicU64::new(7)),
+        };
+        let mut st = ConnState::default();
+        let (_, p1, b1, s1) = w.next_request(&mut st);
+        let (_, p2, b2, s2) = w.next_request(&mut st);
+        assert_eq!((s1, s2), (201, 200));
+        assert!(p1.ends_with("/verifications") && p2.ends_with("/checks"));
+        assert!(b1.unwrap().contains(&phone(7)) && b2.unwrap().contains(&phone(7)));
+    }
+}
