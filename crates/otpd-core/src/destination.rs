@@ -37,7 +37,6 @@ impl Channel {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhoneE164 {
     e164: String,
-    country: Option<String>,
 }
 
 impl PhoneE164 {
@@ -63,8 +62,7 @@ impl PhoneE164 {
             return Err(Error::invalid(field, "is not a valid phone number"));
         }
         let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
-        let country = parsed.country().id().map(|id| id.as_ref().to_owned());
-        Ok(PhoneE164 { e164, country })
+        Ok(PhoneE164 { e164 })
     }
 
     pub fn as_str(&self) -> &str {
@@ -74,15 +72,14 @@ impl PhoneE164 {
     /// A number read back from our own store, which only ever holds parsed numbers.
     /// Skips the (costly) re-parse; the region is not needed after the send was admitted.
     pub fn from_trusted(e164: String) -> PhoneE164 {
-        PhoneE164 {
-            e164,
-            country: None,
-        }
+        PhoneE164 { e164 }
     }
 
-    /// ISO 3166-1 alpha-2 region, when the number maps to one.
-    pub fn country(&self) -> Option<&str> {
-        self.country.as_deref()
+    /// ISO 3166-1 alpha-2 region, when the number maps to one. Worked out on demand: only
+    /// services with geo permissions ask, and the lookup costs as much as validation.
+    pub fn country(&self) -> Option<String> {
+        let parsed = phonenumber::parse(None, &self.e164).ok()?;
+        parsed.country().id().map(|id| id.as_ref().to_owned())
     }
 }
 
@@ -196,9 +193,9 @@ mod tests {
     fn e164_numbers_parse_and_know_their_country() {
         let p = PhoneE164::parse("+14155552671", "to").unwrap();
         assert_eq!(p.as_str(), "+14155552671");
-        assert_eq!(p.country(), Some("US"));
+        assert_eq!(p.country().as_deref(), Some("US"));
         let nl = PhoneE164::parse("+31612345678", "to").unwrap();
-        assert_eq!(nl.country(), Some("NL"));
+        assert_eq!(nl.country().as_deref(), Some("NL"));
     }
 
     #[test]

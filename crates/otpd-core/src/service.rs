@@ -200,7 +200,7 @@ impl ServiceConfig {
             Destination::Phone(p) if !self.allowed_countries.is_empty() => {
                 let ok = p
                     .country()
-                    .is_some_and(|c| self.allowed_countries.iter().any(|a| a == c));
+                    .is_some_and(|c| self.allowed_countries.contains(&c));
                 if ok {
                     Ok(())
                 } else {

@@ -98,15 +98,17 @@ impl SqliteStore {
         }
         let writer = open_connection(path)?;
         migrate(&writer)?;
+        let reader_path = path.to_owned();
+        let open_reader = move || {
+            let c = open_connection(&reader_path)?;
+            c.execute_batch("PRAGMA query_only = ON").map_err(sql_err)?;
+            Ok(c)
+        };
         let readers = (0..READERS)
-            .map(|_| {
-                let c = open_connection(path)?;
-                c.execute_batch("PRAGMA query_only = ON").map_err(sql_err)?;
-                Ok(c)
-            })
+            .map(|_| open_reader())
             .collect::<Result<Vec<_>>>()?;
         Ok(SqliteStore {
-            pool: Pool::start(writer, readers)?,
+            pool: Pool::start(writer, readers, Box::new(open_reader))?,
             secrets,
             path: path.to_owned(),
         })
