@@ -60,7 +60,17 @@ fn spawn_server(data_dir: &Path, env: &[(&str, &str)]) -> Server {
 
 impl Server {
     fn bootstrap_key(&self) -> (String, String) {
-        let line = self.stdout.lock().unwrap()[0].clone();
+        // stdout and stderr are read by separate threads: the key line may trail the
+        // listening line by a moment.
+        let mut line = None;
+        for _ in 0..500 {
+            line = self.stdout.lock().unwrap().first().cloned();
+            if line.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let line = line.expect("otpd printed no bootstrap key");
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(
             v["token"],
