@@ -682,3 +682,43 @@ async fn resend_to_a_pending_number_keeps_the_id() {
         (StatusCode::OK, r#"{"success":true}"#.to_owned())
     );
 }
+
+#[tokio::test]
+async fn unknown_paths_under_the_prefix_are_the_dialects_404() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/relay/rest/mfa/email",
+        "/api/relay/rest/mfa/01234567-89ab-cdef-0123-456789abcdef",
+        "/api/relay/rest/mfa/01234567-89ab-cdef-0123-456789abcdef/check",
+    ] {
+        assert_eq!(
+            send(&app, path, json!({"to": number(96)})).await,
+            (StatusCode::NOT_FOUND, NOT_FOUND.to_owned()),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn send_limits_answer_429_in_the_errors_shape() {
+    let app = spawn_app().await;
+    let to = number(97);
+    // The service's defaults: 5 sends per destination in 600 s.
+    for _ in 0..5 {
+        send_ok(&app, SMS, json!({"to": to})).await;
+    }
+    let before = app.row_counts();
+    let r = app.post(SMS, json!({"to": to})).await;
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 0 && retry_after <= 600);
+    let (status, text) = raw(r).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{text}");
+    let e: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(e["errors"][0]["status"], "429", "{text}");
+    assert_eq!(e["errors"][0]["code"], "rate_limited", "{text}");
+    assert_eq!(app.row_counts(), before);
+}

@@ -17,7 +17,7 @@ use crate::state::AppState;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::routing::post;
+use axum::routing::{any, post};
 use axum::{Json, Router};
 use error::{FieldError, SwError};
 use otpd_core::Error;
@@ -32,7 +32,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/relay/rest/mfa/sms", post(post_mfa_sms))
         .route("/api/relay/rest/mfa/call", post(post_mfa_call))
         .route("/api/relay/rest/mfa/{id}/verify", post(verify_mfa))
+        // Other paths under the dialect's prefix get its own 404, not the native one.
+        .route("/api/relay/rest/mfa/{id}", any(not_found))
+        .route("/api/relay/rest/mfa/{id}/{action}", any(not_found))
         .method_not_allowed_fallback(|| async { SwError::MethodNotAllowed })
+}
+
+async fn not_found() -> SwError {
+    SwError::NotFound
 }
 
 /// The caller, by HTTP Basic `project_id:token` = `key_id:secret`. A key without the `verify`
