@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod dialects;
 pub mod error;
 pub mod health;
 pub mod metrics;

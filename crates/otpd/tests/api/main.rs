@@ -9,4 +9,5 @@ mod flow;
 mod helpers;
 mod limits;
 mod ops;
+mod signalwire;
 mod tenancy;
