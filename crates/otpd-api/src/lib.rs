@@ -3,12 +3,14 @@
 
 pub mod auth;
 pub mod body;
+pub mod dialects;
 pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod native;
 pub mod openapi;
 mod router;
+pub mod soap;
 pub mod state;
 pub mod time;
 
