@@ -224,7 +224,9 @@ fn parse_tree(xml: &str) -> Result<Element, ParseError> {
         }
     }
     if !stack.is_empty() {
-        return Err(ParseError::Malformed("the document ends inside an element".into()));
+        return Err(ParseError::Malformed(
+            "the document ends inside an element".into(),
+        ));
     }
     root.ok_or_else(|| ParseError::Malformed("no root element".into()))
 }
@@ -326,7 +328,8 @@ xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"> <soap:Header> <ApiAuthen
 
     #[test]
     fn billion_laughs_is_refused_fast() {
-        let mut xml = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n");
+        let mut xml =
+            String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n");
         for i in 1..10 {
             let prev = if i == 1 {
                 "lol".to_owned()

@@ -4,9 +4,9 @@
 //! HTTP status 500, as SOAP 1.1 §6.2 requires and as ASP.NET answers for every fault in both
 //! versions (stock clients read the fault from a 500).
 
-use super::envelope::ParseError;
-use super::write::{escape, response};
 use super::SoapVersion;
+use super::envelope::ParseError;
+use super::write::{escape_text, response};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -80,7 +80,7 @@ impl Fault {
     /// The `soap:Fault` element.
     pub fn to_xml(&self) -> String {
         let code = self.code.qname(self.version);
-        let reason = escape(&self.reason);
+        let reason = escape_text(&self.reason);
         match self.version {
             SoapVersion::V11 => format!(
                 "<soap:Fault><faultcode>{code}</faultcode><faultstring>{reason}</faultstring><detail /></soap:Fault>"
@@ -114,7 +114,10 @@ mod tests {
         let env = parse(xml.as_bytes()).unwrap();
         let fault = env.operation().unwrap();
         assert!(fault.is(SOAP11_NS, "Fault"));
-        assert_eq!(fault.child_text_unqualified("faultcode"), Some("soap:Client"));
+        assert_eq!(
+            fault.child_text_unqualified("faultcode"),
+            Some("soap:Client")
+        );
         assert_eq!(
             fault.child_text_unqualified("faultstring"),
             Some("bad <input> & more")
@@ -140,10 +143,7 @@ mod tests {
             .child(SOAP12_NS, "Reason")
             .and_then(|c| c.child_text(SOAP12_NS, "Text"));
         assert_eq!(text, Some("missing Code"));
-        assert_eq!(
-            FaultCode::Server.qname(SoapVersion::V12),
-            "soap:Receiver"
-        );
+        assert_eq!(FaultCode::Server.qname(SoapVersion::V12), "soap:Receiver");
     }
 
     #[test]

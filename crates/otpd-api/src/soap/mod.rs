@@ -5,8 +5,8 @@
 
 pub mod envelope;
 pub mod fault;
-pub mod wsdl;
 pub mod write;
+pub mod wsdl;
 
 pub use envelope::{Element, Envelope, ParseError, parse};
 pub use fault::{Fault, FaultCode};

@@ -5,9 +5,14 @@ use super::{SoapVersion, XSD_NS, XSI_NS};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// Escapes text and attribute values (`<`, `>`, `&`, `'`, `"`).
+/// Escapes attribute values (`<`, `>`, `&`, `'`, `"`).
 pub fn escape(s: &str) -> String {
     quick_xml::escape::escape(s).into_owned()
+}
+
+/// Escapes character data (`<`, `>`, `&`); quotes stay readable.
+pub fn escape_text(s: &str) -> String {
+    quick_xml::escape::partial_escape(s).into_owned()
 }
 
 /// A whole envelope around `body_content` (already-serialised XML).
@@ -51,8 +56,13 @@ mod tests {
         );
         assert!(envelope(SoapVersion::V12, "").contains("http://www.w3.org/2003/05/soap-envelope"));
         assert_eq!(escape("<a & 'b'>"), "&lt;a &amp; &apos;b&apos;&gt;");
+        assert_eq!(escape_text("<a & 'b'>"), "&lt;a &amp; 'b'&gt;");
         // What we write, we can read back.
         let env = super::super::parse(envelope(SoapVersion::V11, &body).as_bytes()).unwrap();
-        assert!(env.operation().unwrap().is("http://api.example.com/", "Result"));
+        assert!(
+            env.operation()
+                .unwrap()
+                .is("http://api.example.com/", "Result")
+        );
     }
 }

@@ -67,7 +67,11 @@ pub async fn authenticate(
     password: &str,
 ) -> Result<Principal, Error> {
     match login_at_company.rsplit_once('@') {
-        Some((login, company)) => engine.authenticate_in_tenant(login, password, company).await,
+        Some((login, company)) => {
+            engine
+                .authenticate_in_tenant(login, password, company)
+                .await
+        }
         None => Err(Error::Unauthorized),
     }
 }
@@ -116,7 +120,9 @@ pub fn describe(e: &Error, names: &FieldNames) -> String {
         Error::Invalid { field, reason } => format!("{}: {reason}", names.wire(field)),
         Error::Unauthorized => "Invalid login, password or company.".to_owned(),
         Error::Internal(_) => "An internal error occurred.".to_owned(),
-        Error::Unavailable(_) => "The service is temporarily unavailable; retry shortly.".to_owned(),
+        Error::Unavailable(_) => {
+            "The service is temporarily unavailable; retry shortly.".to_owned()
+        }
         other => other.to_string(),
     }
 }

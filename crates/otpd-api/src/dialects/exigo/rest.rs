@@ -159,7 +159,10 @@ pub async fn send_authorization_mfa_code(
     let bytes = read_body(req).await?;
     let request = parse_request(&bytes)?;
     send(&state.engine, &who, request, &NAMES).await?;
-    Ok(json_response(StatusCode::OK, r#"{"result":null}"#.to_owned()))
+    Ok(json_response(
+        StatusCode::OK,
+        r#"{"result":null}"#.to_owned(),
+    ))
 }
 
 #[cfg(test)]
@@ -175,8 +178,8 @@ mod tests {
 
     #[test]
     fn names_bind_without_case() {
-        let r = parse_request(br#"{"TONUMBER":"+1","Message":"m","cOdE":1234,"other":[1]}"#)
-            .unwrap();
+        let r =
+            parse_request(br#"{"TONUMBER":"+1","Message":"m","cOdE":1234,"other":[1]}"#).unwrap();
         assert_eq!(r.to_number.as_deref(), Some("+1"));
         assert_eq!(r.message.as_deref(), Some("m"));
         assert_eq!(r.code.as_deref(), Some("1234"));

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::body::read_body;
 use crate::error::{ApiError, log_server_error};
-use crate::soap::{self, Fault, FaultCode, SoapVersion, wsdl, write};
+use crate::soap::{self, Fault, FaultCode, SoapVersion, write, wsdl};
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
@@ -67,10 +67,8 @@ async fn handle(state: &AppState, req: Request) -> Result<Response, Fault> {
         .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
     };
     let bytes = read_body(req).await.map_err(|e| match e {
-        ApiError::PayloadTooLarge => {
-            Fault::client(version, "The request is larger than 64 KiB.")
-                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-        }
+        ApiError::PayloadTooLarge => Fault::client(version, "The request is larger than 64 KiB.")
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE),
         _ => Fault::client(version, "The request could not be read."),
     })?;
     let envelope = soap::parse(&bytes).map_err(|e| Fault::from_parse(version, &e))?;
@@ -137,4 +135,25 @@ async fn handle(state: &AppState, req: Request) -> Result<Response, Fault> {
         StatusCode::OK,
         &write::element_ns(RESULT, NAMESPACE, ""),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_map_to_client_or_server_faults() {
+        let f = fault_of(SoapVersion::V11, &Error::Internal("disk on fire".into()));
+        assert_eq!(f.code, FaultCode::Server);
+        assert_eq!(f.reason, "An internal error occurred.");
+        let f = fault_of(SoapVersion::V11, &Error::Unavailable("db down".into()));
+        assert_eq!(f.code, FaultCode::Server);
+        assert!(!f.reason.contains("db down"));
+        let f = fault_of(SoapVersion::V12, &Error::invalid("message", "too long"));
+        assert_eq!(f.code, FaultCode::Client);
+        assert_eq!(f.reason, "Message: too long");
+        let f = fault_of(SoapVersion::V11, &Error::Unauthorized);
+        assert_eq!(f.code, FaultCode::Client);
+        assert_eq!(f.reason, "Invalid login, password or company.");
+    }
 }
