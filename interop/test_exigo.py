@@ -105,3 +105,50 @@ def test_rest_with_a_key_of_another_tenant(otpd):
     )
     assert r.status_code == 401
     assert r.json() == {"message": "Invalid login, password or company."}
+
+
+def test_zeep_over_soap12(otpd):
+    client = zeep.Client(wsdl_url(otpd))
+    service = client.bind("ExigoApi", "ExigoApiSoap12")
+    header = client.get_element("{http://api.exigo.com/}ApiAuthentication")(
+        LoginName=otpd.key_id, Password=otpd.secret, Company="default"
+    )
+    service.SendAuthorizationMFACode(ToNumber=TO, Message="v1.2:", Code="3141", _soapheaders=[header])
+    assert otpd.outbox(TO)[0]["body"] == "v1.2: 3141"
+    bad = client.get_element("{http://api.exigo.com/}ApiAuthentication")(
+        LoginName=otpd.key_id, Password="wrong", Company="default"
+    )
+    with pytest.raises(zeep.exceptions.Fault) as e:
+        service.SendAuthorizationMFACode(ToNumber=TO, Code="3141", _soapheaders=[bad])
+    assert e.value.code.endswith("Sender")
+
+
+def test_no_code_secret_or_number_in_trace_logs(tmp_path):
+    from conftest import Otpd
+
+    server = Otpd(tmp_path / "data", env={"RUST_LOG": "trace"})
+    try:
+        client = zeep.Client(wsdl_url(server))
+        auth = client.get_element("{http://api.exigo.com/}ApiAuthentication")
+        client.service.SendAuthorizationMFACode(
+            ToNumber=TO, Code="739184",
+            _soapheaders=[auth(LoginName=server.key_id, Password=server.secret, Company="default")],
+        )
+        with pytest.raises(zeep.exceptions.Fault):
+            client.service.SendAuthorizationMFACode(
+                ToNumber=TO, Code="739185",
+                _soapheaders=[auth(LoginName=server.key_id, Password=server.secret + "x", Company="default")],
+            )
+        requests.post(
+            server.url("/3.0/sms/authorizationmfa"),
+            json={"toNumber": TO, "code": "739186"},
+            auth=(f"{server.key_id}@default", server.secret),
+            timeout=10,
+        )
+        assert len(server.outbox(TO, at_least=2)) == 2
+    finally:
+        server.stop()
+    logs = "\n".join(server.stderr_lines)
+    assert len(logs) > 1000, "trace logging was on"
+    for secret in ("739184", "739185", "739186", server.secret, "4155552671"):
+        assert secret not in logs, f"{secret!r} leaked into the logs"
