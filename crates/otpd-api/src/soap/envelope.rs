@@ -424,3 +424,34 @@ xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"> <soap:Header> <ApiAuthen
         assert!(env.operation().is_none());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SEED: &str = r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header><A xmlns="urn:a"><B>x</B></A></soap:Header><soap:Body><Op xmlns="urn:a"><C>1 &amp; 2</C><D/></Op></soap:Body></soap:Envelope>"#;
+
+    proptest! {
+        /// Whatever the bytes, parsing ends with a tree or an error: no panic, no hang.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = parse(&bytes);
+        }
+
+        /// Truncations and single-byte changes of a valid envelope never panic, and a tree
+        /// that comes back respects the depth cap.
+        #[test]
+        fn mutated_envelopes_never_panic(cut in 0..SEED.len(), at in 0..SEED.len(), byte in any::<u8>()) {
+            let _ = parse(&SEED.as_bytes()[..cut]);
+            let mut b = SEED.as_bytes().to_vec();
+            b[at] = byte;
+            if let Ok(env) = parse(&b) {
+                fn depth(e: &Element) -> usize {
+                    1 + e.children.iter().map(depth).max().unwrap_or(0)
+                }
+                prop_assert!(env.body.iter().map(depth).max().unwrap_or(0) < MAX_DEPTH);
+            }
+        }
+    }
+}
