@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod native;
 pub mod openapi;
 mod router;
+pub mod soap;
 pub mod state;
 pub mod time;
 

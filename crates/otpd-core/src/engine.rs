@@ -110,6 +110,22 @@ impl Engine {
         }
     }
 
+    /// Credentials that also name the key's tenant (Exigo's `login@company:password`): the
+    /// key must authenticate and belong to the tenant whose slug is `company` (ASCII case
+    /// ignored). Every mismatch is the same `Unauthorized`.
+    pub async fn authenticate_in_tenant(
+        &self,
+        key_id: &str,
+        secret: &str,
+        company: &str,
+    ) -> Result<Principal> {
+        let who = self.authenticate(key_id, secret).await?;
+        match self.store.tenant(&who.tenant_id).await? {
+            Some(t) if t.slug.eq_ignore_ascii_case(company.trim()) => Ok(who),
+            _ => Err(Error::Unauthorized),
+        }
+    }
+
     pub async fn tenant_by_slug_or_create(&self, slug: &str) -> Result<Tenant> {
         tenant::validate_slug(slug)?;
         if let Some(t) = self.store.tenant_by_slug(slug).await? {
