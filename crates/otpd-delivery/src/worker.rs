@@ -130,7 +130,7 @@ impl Worker {
                 Ok(receipt) => {
                     metrics::counter!("otpd_deliveries_total", "provider" => p.name().to_owned(), "status" => "sent")
                         .increment(1);
-                    tracing::info!(job = job.id, provider = p.name(), to = %mask(&job.to), channel = job.channel.as_str(), "delivered to provider");
+                    tracing::debug!(job = job.id, provider = p.name(), to = %mask(&job.to), channel = job.channel.as_str(), "delivered to provider");
                     return AttemptResult::Sent {
                         provider: p.name().to_owned(),
                         provider_ref: receipt.provider_ref,

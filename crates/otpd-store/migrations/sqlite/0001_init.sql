@@ -47,11 +47,11 @@ CREATE TABLE verifications (
     source          TEXT,
     reference_code  TEXT
 );
--- The one pending verification per service, destination and channel.
-CREATE INDEX verifications_pending ON verifications(service_id, destination, channel)
+-- The one pending verification per service, destination and channel, newest last (no sort).
+CREATE INDEX verifications_pending ON verifications(service_id, destination, channel, created_at)
     WHERE status = 'pending';
+-- Serves both the sweeper's expiry (status = 'pending') and its purge (the ended statuses).
 CREATE INDEX verifications_status_expiry ON verifications(status, expires_at);
-CREATE INDEX verifications_expiry ON verifications(expires_at);
 
 -- One row per code sent, for the per-destination send limit.
 CREATE TABLE sends (
@@ -88,7 +88,7 @@ CREATE INDEX outbox_jobs_created ON outbox_jobs(created_at);
 
 -- Messages kept by the development `outbox` provider, sealed.
 CREATE TABLE outbox_messages (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           INTEGER PRIMARY KEY,
     tenant_id    TEXT NOT NULL,
     destination  TEXT NOT NULL,
     channel      TEXT NOT NULL,

@@ -34,7 +34,8 @@ pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Resu
     let mut purged = 0usize;
     for sql in [
         "DELETE FROM verifications WHERE rowid IN (SELECT rowid FROM verifications
-             WHERE expires_at < ?1 AND status != 'pending' LIMIT ?2)",
+             WHERE status IN ('approved', 'canceled', 'expired', 'max_attempts_reached', 'failed')
+               AND expires_at < ?1 LIMIT ?2)",
         "DELETE FROM outbox_jobs WHERE id IN (SELECT id FROM outbox_jobs
              WHERE created_at < ?1 AND status NOT IN ('queued', 'sending') LIMIT ?2)",
         "DELETE FROM outbox_messages WHERE id IN (SELECT id FROM outbox_messages

@@ -20,8 +20,9 @@ use otpd_core::verification::{CheckOutcome, StartRequest, Verification};
 use otpd_core::{Error, Result};
 use pool::{Pool, sql_err};
 use rusqlite::Connection;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// Migrations, applied in order; the database's `user_version` records how many ran.
 /// An applied migration is never edited: add a new one.
@@ -31,12 +32,17 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 const READERS: usize = 2;
+/// Services cached beyond this many are dropped and read again on demand.
+const MAX_CACHED_SERVICES: usize = 10_000;
 
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: Pool,
     secrets: Arc<ServerSecrets>,
     path: PathBuf,
+    /// Services never change once created (there is no update operation), and every send and
+    /// every delivery reads one: keep them parsed in memory.
+    services: Arc<RwLock<HashMap<ServiceId, Service>>>,
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
@@ -111,6 +117,7 @@ impl SqliteStore {
             pool: Pool::start(writer, readers, Box::new(open_reader))?,
             secrets,
             path: path.to_owned(),
+            services: Arc::default(),
         })
     }
 
@@ -121,6 +128,17 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn remember(&self, service: &Service) {
+        let mut cache = self
+            .services
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= MAX_CACHED_SERVICES {
+            cache.clear();
+        }
+        cache.insert(service.id.clone(), service.clone());
     }
 }
 
@@ -189,16 +207,34 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Service> {
         let tenant = tenant.clone();
-        self.pool
+        let service = self
+            .pool
             .write(move |c| directory::insert_service(c, tenant, id, config, now))
-            .await
+            .await?;
+        self.remember(&service);
+        Ok(service)
     }
 
     async fn service(&self, tenant: &TenantId, id: &ServiceId) -> Result<Option<Service>> {
-        let (tenant, id) = (tenant.clone(), id.clone());
-        self.pool
-            .read(move |c| directory::service(c, &tenant, &id))
-            .await
+        let cached = self
+            .services
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned();
+        if let Some(s) = cached {
+            // Another tenant's service is as good as absent.
+            return Ok((s.tenant_id == *tenant).then_some(s));
+        }
+        let (t, i) = (tenant.clone(), id.clone());
+        let found = self
+            .pool
+            .read(move |c| directory::service(c, &t, &i))
+            .await?;
+        if let Some(s) = &found {
+            self.remember(s);
+        }
+        Ok(found)
     }
 
     async fn list_services(&self, tenant: &TenantId) -> Result<Vec<Service>> {

@@ -22,7 +22,7 @@ pub(super) fn claim(
             "SELECT id, tenant_id, service_id, verification_id, channel, destination, locale,
                     sealed_code, attempts, expires_at, created_at, message, sender
              FROM outbox_jobs WHERE status IN ('queued', 'sending') AND due_at <= ?1
-             ORDER BY due_at LIMIT ?2",
+             LIMIT ?2",
         )
         .map_err(sql_err)?;
     let mut found = s.query(params![now.0, limit as i64]).map_err(sql_err)?;

@@ -173,14 +173,20 @@ fn writer_loop(conn: Connection, rx: flume::Receiver<Box<dyn WriteJob>>) {
     }
 }
 
+/// Runs one of the transaction-control statements from the statement cache: they run for
+/// every write, and parsing them each time showed up in profiles.
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<()> {
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_err)?;
+    control(conn, "BEGIN IMMEDIATE").map_err(sql_err)?;
     for job in batch.iter_mut() {
-        let step = conn.execute_batch("SAVEPOINT job").and_then(|_| {
+        let step = control(conn, "SAVEPOINT job").and_then(|_| {
             if job.run(conn) {
-                conn.execute_batch("RELEASE job")
+                control(conn, "RELEASE job")
             } else {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                control(conn, "ROLLBACK TO job").and_then(|_| control(conn, "RELEASE job"))
             }
         });
         if let Err(e) = step {
@@ -188,7 +194,7 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<()> {
             return Err(sql_err(e));
         }
     }
-    if let Err(e) = conn.execute_batch("COMMIT") {
+    if let Err(e) = control(conn, "COMMIT") {
         let _ = conn.execute_batch("ROLLBACK");
         return Err(sql_err(e));
     }
