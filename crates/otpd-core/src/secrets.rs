@@ -37,8 +37,10 @@ impl Digest32 {
 }
 
 pub struct ServerSecrets {
-    code_key: [u8; 32],
-    api_key: [u8; 32],
+    /// Keyed HMAC states, cloned per use: keying hashes two blocks, and every request needs
+    /// one or two MACs.
+    code_mac: HmacSha256,
+    api_mac: HmacSha256,
     seal: ChaCha20Poly1305,
 }
 
@@ -48,16 +50,23 @@ impl std::fmt::Debug for ServerSecrets {
     }
 }
 
-fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+fn keyed(key: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match <HmacSha256 as Mac>::new_from_slice(key) {
+    match <HmacSha256 as Mac>::new_from_slice(key) {
         Ok(m) => m,
         Err(_) => unreachable!("HMAC takes any key length"),
-    };
+    }
+}
+
+fn finish(mut mac: HmacSha256, parts: &[&[u8]]) -> [u8; 32] {
     for p in parts {
         mac.update(p);
     }
     mac.finalize().into_bytes().into()
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    finish(keyed(key), parts)
 }
 
 impl ServerSecrets {
@@ -73,23 +82,23 @@ impl ServerSecrets {
         let api_key = hmac(master, &[b"otpd/api-secret-mac/v1"]);
         let seal_key = hmac(master, &[b"otpd/seal/v1"]);
         Ok(ServerSecrets {
-            code_key,
-            api_key,
+            code_mac: keyed(&code_key),
+            api_mac: keyed(&api_key),
             seal: ChaCha20Poly1305::new(&seal_key.into()),
         })
     }
 
     /// HMAC(server key, verification id || code): binds a code to its verification.
     pub fn code_mac(&self, id: &VerificationId, code: &Code) -> Digest32 {
-        Digest32(hmac(
-            &self.code_key,
+        Digest32(finish(
+            self.code_mac.clone(),
             &[id.as_str().as_bytes(), code.expose().as_bytes()],
         ))
     }
 
     /// Lookup hash of a random API secret. Secrets carry >= 128 bits, so a slow hash buys nothing.
     pub fn api_secret_mac(&self, secret: &str) -> Digest32 {
-        Digest32(hmac(&self.api_key, &[secret.as_bytes()]))
+        Digest32(finish(self.api_mac.clone(), &[secret.as_bytes()]))
     }
 
     /// Encrypts `plain` for the outbox. `context` (e.g. a tenant id) is authenticated, so a

@@ -69,9 +69,12 @@ enum Command {
         scenario: String,
         #[arg(long, default_value_t = 64)]
         connections: usize,
-        /// Seconds per phase (ceiling, then scenario).
+        /// Seconds the scenario runs.
         #[arg(long, default_value_t = 10)]
         duration: u64,
+        /// Seconds the /healthz ceiling is measured first (default: --duration; 0 skips it).
+        #[arg(long)]
+        ceiling_duration: Option<u64>,
         /// Open loop: requests per second in total, instead of as fast as possible.
         #[arg(long)]
         rate: Option<f64>,
@@ -227,6 +230,7 @@ async fn run(command: Command) -> Result<(), String> {
             scenario,
             connections,
             duration,
+            ceiling_duration,
             rate,
             prefill,
             json: as_json,
@@ -237,6 +241,9 @@ async fn run(command: Command) -> Result<(), String> {
                 scenario: crate::bench::Scenario::parse(&scenario)?,
                 connections,
                 duration: std::time::Duration::from_secs(duration.max(1)),
+                ceiling_duration: std::time::Duration::from_secs(
+                    ceiling_duration.unwrap_or(duration.max(1)),
+                ),
                 rate,
                 prefill,
             };

@@ -20,6 +20,8 @@ pub struct BenchOptions {
     pub scenario: Scenario,
     pub connections: usize,
     pub duration: Duration,
+    /// How long to measure the `/healthz` ceiling; zero skips it (profiling runs).
+    pub ceiling_duration: Duration,
     /// Open loop: total requests per second across all connections, instead of saturation.
     pub rate: Option<f64>,
     /// Verifications created up front for the `check` scenario.
@@ -32,7 +34,28 @@ pub async fn run(opts: BenchOptions) -> Result<(Report, Report), String> {
     }
     let target = Target::parse(&opts.target, &opts.key)?;
     let plan = scenario::prepare(&target, &opts).await?;
-    let ceiling = client::drive(&target, &scenario::Workload::Health, &opts, "healthz").await?;
+    let ceiling_opts = BenchOptions {
+        duration: opts.ceiling_duration,
+        rate: None,
+        ..opts.clone()
+    };
+    let ceiling = if opts.ceiling_duration.is_zero() {
+        Report::new(
+            "healthz",
+            opts.connections,
+            Duration::from_secs(1),
+            Vec::new(),
+            0,
+        )
+    } else {
+        client::drive(
+            &target,
+            &scenario::Workload::Health,
+            &ceiling_opts,
+            "healthz",
+        )
+        .await?
+    };
     let measured = client::drive(&target, &plan, &opts, opts.scenario.as_str()).await?;
     Ok((ceiling, measured))
 }
