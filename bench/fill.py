@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Bulk-load N verifications into a stopped otpd's SQLite database, for the scaling benchmark.
+
+    bench/fill.py DATA_DIR N
+
+The database must exist (start `otpd serve --data-dir DATA_DIR` once, then stop it). Rows look
+like real traffic of the last hours: one service of the default tenant, distinct destinations,
+statuses mostly ended (approved / expired), 5 % still pending with an expiry in the future,
+code MACs and sealed codes of real length, a send-limit row each and a sent job each.
+Prints the database size per verification after a checkpoint.
+"""
+
+import os
+import random
+import sqlite3
+import sys
+import time
+
+data_dir, total = sys.argv[1], int(sys.argv[2])
+path = os.path.join(data_dir, "otpd.db")
+db = sqlite3.connect(path)
+db.execute("PRAGMA journal_mode=WAL")
+db.execute("PRAGMA synchronous=OFF")  # bulk load only; otpd itself runs with FULL
+tenant = db.execute("SELECT id FROM tenants WHERE slug = 'default'").fetchone()[0]
+service = "VA" + os.urandom(16).hex()
+now = int(time.time() * 1000)
+db.execute(
+    "INSERT INTO services (id, tenant_id, number, config, created_at) VALUES (?, ?, "
+    "(SELECT COALESCE(MAX(number), 0) + 1 FROM services WHERE tenant_id = ?), ?, ?)",
+    (service, tenant, tenant,
+     '{"name":"fill","code_length":6,"alphabet":"digits","ttl_seconds":600,'
+     '"max_check_attempts":5,"max_sends":5,"custom_code_enabled":true}', now),
+)
+
+rng = random.Random(7)
+batch = 20_000
+started = time.time()
+for start in range(0, total, batch):
+    verifications, sends, jobs = [], [], []
+    for n in range(start, min(start + batch, total)):
+        vid = "VE" + rng.getrandbits(128).to_bytes(16, "big").hex()
+        to = f"+1{[415, 212, 312, 617, 206][n % 5]}3{n % 1_000_000:06d}"
+        created = now - rng.randint(0, 20 * 3600 * 1000)
+        roll = rng.random()
+        if roll < 0.05:
+            status, created = "pending", now - rng.randint(0, 500_000)
+        elif roll < 0.75:
+            status = "approved"
+        else:
+            status = "expired"
+        expires = created + 600_000
+        verifications.append((vid, tenant, service, "sms", to, status, os.urandom(32), 0, "en",
+                              0, 5, 1, created, created, expires, None, None, None))
+        sends.append((service, to, created))
+        jobs.append((tenant, service, vid, "sms", to, "en", None, "sent", 1, created, expires,
+                     "outbox", created, created))
+    db.executemany(
+        "INSERT INTO verifications (id, tenant_id, service_id, channel, destination, status, "
+        "code_mac, custom_code, locale, attempts, max_attempts, send_count, created_at, "
+        "updated_at, expires_at, context_id, source, reference_code) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", verifications)
+    db.executemany("INSERT INTO sends (service_id, destination, at) VALUES (?, ?, ?)", sends)
+    db.executemany(
+        "INSERT INTO outbox_jobs (tenant_id, service_id, verification_id, channel, destination, "
+        "locale, sealed_code, status, attempts, due_at, expires_at, provider, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
+    db.commit()
+    done = min(start + batch, total)
+    if done % 500_000 == 0 or done == total:
+        print(f"{done} rows, {time.time() - started:.0f} s", flush=True)
+db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+db.close()
+size = os.path.getsize(path)
+print(f"database {size / 1e6:.0f} MB for {total} verifications: {size / total:.0f} bytes each "
+      "(with their send-limit rows, jobs and indexes)")
