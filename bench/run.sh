@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark of BENCHMARKS.md: otpd pinned to core 0, the load generator on core 1,
-# `send` and `check` at 64 connections, 3 runs each (each run measures the /healthz ceiling
+# `send`, `check` and `mixed` at 64 connections, 3 runs each (each run measures the /healthz ceiling
 # first, then the scenario), medians printed at the end with the server's peak RSS.
 #   bench/run.sh [DATA_DIR] [SECONDS]
 # DATA_DIR defaults to a fresh directory; pass one filled by bench/fill.py for the scaling run.
@@ -25,7 +25,7 @@ rss_file=$(mktemp)
     sleep 0.5; done ) &
 
 results=$(mktemp)
-for scenario in send check; do
+for scenario in send check mixed; do
     for run in 1 2 3; do
         line=$(taskset -c 1 "$bin" bench --target "http://127.0.0.1:$port" --key "$key" \
             --scenario "$scenario" --connections 64 --duration "$seconds" --prefill 150000 --json | tail -1)
@@ -35,7 +35,7 @@ done
 python3 - "$results" "$rss_file" "$data" <<'EOF'
 import json, os, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-for scenario in ("send", "check"):
+for scenario in ("send", "check", "mixed"):
     r = [x for x in rows if x["scenario"] == scenario]
     med = lambda k: statistics.median(x[k] for x in r)
     print(f"{scenario}: median of {len(r)}: {med('throughput_rps'):.0f} req/s, p50 {med('p50_ms')} ms, "
