@@ -170,6 +170,12 @@ fn init_tracing(config: &Config) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // The phone-number library traces the numbers it parses: never let them reach a log,
+    // whatever level the operator asks for.
+    let filter = match "rlibphonenumber=off".parse() {
+        Ok(silenced) => filter.add_directive(silenced),
+        Err(_) => filter,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
