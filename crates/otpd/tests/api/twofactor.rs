@@ -823,3 +823,37 @@ async fn is_sync_reports_a_refused_sms_and_a_provider_that_never_answers() {
         1000
     );
 }
+
+#[tokio::test]
+async fn the_reference_line_never_pushes_the_sms_past_one_segment() {
+    let app = spawn_app().await;
+    // The longest domain a service with a 30-character name and 20-symbol codes accepts: its
+    // SMS fills one segment without a reference line.
+    let mut found = false;
+    for len in (10..=120).rev() {
+        let domain = format!("{}.com", "d".repeat(len - 4));
+        let r = app
+            .post(
+                "/v1/services",
+                json!({"name": "N".repeat(30), "code_length": 20, "domain": domain}),
+            )
+            .await;
+        if r.status() == StatusCode::CREATED {
+            found = true;
+            break;
+        }
+    }
+    assert!(found);
+    let before = app.row_counts();
+    let (s, v) = create(&app, body(json!({"TwoFactorConfigurationId": 1}))).await;
+    if v["Code"] == 2000 {
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let msg = v["ExceptionMessage"].as_str().unwrap();
+        assert!(msg.starts_with("TwoFactorConfigurationId:"), "{msg}");
+        assert_eq!(app.row_counts(), before);
+    } else {
+        // Templates in other languages may leave room in English: then it must fit.
+        assert_eq!(v["Code"], 1000, "{v}");
+        assert!(last_sms(&app, TO).await.chars().count() <= 160);
+    }
+}
