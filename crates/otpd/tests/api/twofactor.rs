@@ -857,3 +857,18 @@ async fn the_reference_line_never_pushes_the_sms_past_one_segment() {
         assert!(last_sms(&app, TO).await.chars().count() <= 160);
     }
 }
+
+#[tokio::test]
+async fn concurrent_requests_never_overshoot_max_sms_count() {
+    let app = spawn_app().await;
+    app.service(json!({})).await;
+    let app = &app;
+    let requests = (0..10).map(|i| async move {
+        let to = format!("+1415555{:04}", 200 + i);
+        let b = body(json!({"GsmNumber": to, "MaxSMSCount": 3, "MaxSMSInterval": 600}));
+        create(app, b).await.1["Code"].as_i64().unwrap()
+    });
+    let codes = futures::future::join_all(requests).await;
+    assert_eq!(codes.iter().filter(|c| **c == 1000).count(), 3, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 4000).count(), 7, "{codes:?}");
+}
