@@ -10,6 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use otpd_core::Error;
+use otpd_core::code::Code;
 use otpd_core::destination::{Channel, Destination};
 use otpd_core::engine::{PolicyOverrides, StartInput};
 use otpd_core::tenant::Principal;
@@ -20,7 +21,8 @@ struct CreateResponse {
     id: i64,
     otp_id_reference: Option<String>,
     reference_code: Option<String>,
-    otp_code: Option<String>,
+    /// Redacted in `Debug`: only the response body shows it.
+    otp_code: Option<Code>,
     remaining_expiration_seconds: i64,
     gsm_number: Option<String>,
     outcome: Option<Failure>,
@@ -38,7 +40,10 @@ impl CreateResponse {
                 ("Id", Out::Int(self.id)),
                 ("OtpIdReference", Out::Str(self.otp_id_reference.clone())),
                 ("ReferenceCode", Out::Str(self.reference_code.clone())),
-                ("OtpCode", Out::Str(self.otp_code.clone())),
+                (
+                    "OtpCode",
+                    Out::Str(self.otp_code.as_ref().map(|c| c.expose().to_owned())),
+                ),
                 (
                     "RemainingExpirationSeconds",
                     Out::Int(self.remaining_expiration_seconds),
@@ -246,7 +251,7 @@ async fn create(
         id: wire_number(&v.id),
         otp_id_reference: Some(v.id.to_string()),
         reference_code: v.reference.reference_code.clone(),
-        otp_code: started.revealed_code.map(|c| c.expose().to_owned()),
+        otp_code: started.revealed_code,
         remaining_expiration_seconds: i64::try_from(now.secs_until(v.expires_at))
             .unwrap_or(i64::MAX),
         gsm_number: Some(v.to.as_str().to_owned()),
