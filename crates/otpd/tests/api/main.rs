@@ -12,3 +12,4 @@ mod limits;
 mod ops;
 mod signalwire;
 mod tenancy;
+mod twofactor;
