@@ -76,6 +76,12 @@ impl Locale {
     }
 }
 
+/// True when `locale` (its whole tag or its language) has templates of its own rather than
+/// falling back to English.
+pub fn has_templates(locale: &Locale) -> bool {
+    templates::lookup(locale).is_some()
+}
+
 pub struct MessageContext<'a> {
     /// The service name as the user knows it.
     pub brand: &'a str,

@@ -22,7 +22,16 @@ const EN: Templates = Templates {
     email_html: "<!doctype html><html><body><p>Your {brand} verification code is:</p><p style=\"font-size:24px;font-weight:bold;letter-spacing:4px\">{code}</p><p>It expires soon. If you did not ask for it, you can ignore this e-mail.</p></body></html>",
 };
 
-pub(super) fn for_locale(_locale: &Locale) -> &'static Templates {
-    // Fallback chain: full tag, then language, then English. English is all there is yet.
-    &EN
+/// The templates of the whole tag, else of its language; `None` when neither has any.
+pub(super) fn lookup(locale: &Locale) -> Option<&'static Templates> {
+    let by_tag = |tag: &str| match tag {
+        "en" => Some(&EN),
+        _ => None,
+    };
+    by_tag(locale.as_str()).or_else(|| by_tag(locale.language()))
+}
+
+/// Fallback chain: full tag, then language, then English.
+pub(super) fn for_locale(locale: &Locale) -> &'static Templates {
+    lookup(locale).unwrap_or(&EN)
 }

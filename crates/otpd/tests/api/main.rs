@@ -10,5 +10,6 @@ mod flow;
 mod helpers;
 mod limits;
 mod ops;
+mod persons;
 mod signalwire;
 mod tenancy;
