@@ -8,7 +8,7 @@ pub mod code;
 pub mod delivery;
 pub mod destination;
 pub mod engine;
-mod engine_persons;
+pub mod engine_persons;
 pub mod error;
 pub mod ids;
 pub mod password;

@@ -13,3 +13,4 @@ mod ops;
 mod persons;
 mod signalwire;
 mod tenancy;
+mod twofa;
