@@ -301,14 +301,14 @@ impl Engine {
             _ => nonempty(&login.password).or(nonempty(&login.temporary_password)),
         }
         .unwrap_or_default();
-        let locked = password::is_locked(
-            self.store.login_throttle(tenant, &key).await?.as_ref(),
-            self.now(),
-        );
+        let throttle = self.store.login_throttle(tenant, &key).await?;
+        let locked = password::is_locked(throttle.as_ref(), self.now());
         let matches = password::verify(candidate, record.as_ref().map(|r| r.hash.as_str()));
         match (person, record) {
             (Some(p), Some(r)) if matches && !locked => {
-                self.store.clear_login_failures(tenant, &key).await?;
+                if throttle.is_some() {
+                    self.store.clear_login_failures(tenant, &key).await?;
+                }
                 Ok((p, r))
             }
             _ => {

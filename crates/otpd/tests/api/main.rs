@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod binary;
+mod brightoffice;
 mod concurrency;
 mod exigo;
 mod flow;
