@@ -434,4 +434,6 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
+mod persons_tests;
+#[cfg(test)]
 mod tests;
