@@ -4,12 +4,15 @@
 
 mod bad_input;
 mod binary;
+mod brightoffice;
 mod concurrency;
 mod exigo;
 mod flow;
 mod helpers;
 mod limits;
 mod ops;
+mod persons;
 mod signalwire;
 mod tenancy;
+mod twofa;
 mod twofactor;
