@@ -44,7 +44,7 @@ impl Modify for BasicAuth {
     components(schemas(
         CreateServiceRequest, ServiceResponse, ServiceList, SendLimitBody,
         StartVerificationRequest, VerificationResponse, CheckRequest, CheckDestinationRequest,
-        CheckResponse, OutboxMessageResponse, ErrorBody, ErrorDetail
+        CheckResponse, DeliveryView, OutboxMessageResponse, ErrorBody, ErrorDetail
     )),
     modifiers(&BasicAuth)
 )]

@@ -10,7 +10,7 @@ mod verifications;
 use async_trait::async_trait;
 use otpd_core::clock::Timestamp;
 use otpd_core::code::Code;
-use otpd_core::delivery::{AttemptResult, Job};
+use otpd_core::delivery::{AttemptResult, DeliveryState, Job, JobStatus};
 use otpd_core::ids::{KeyId, ServiceId, TenantId, VerificationId};
 use otpd_core::ports::{SealedMessage, Store, SweepReport};
 use otpd_core::secrets::ServerSecrets;
@@ -29,6 +29,7 @@ use std::sync::{Arc, RwLock};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_custom_message.sql"),
+    include_str!("../../migrations/sqlite/0005_delivery_receipts.sql"),
 ];
 
 const READERS: usize = 2;
@@ -324,6 +325,27 @@ impl Store for SqliteStore {
         self.pool
             .write(move |c| outbox::finish(c, job_id, result, now))
             .await
+    }
+
+    async fn mark_delivery(
+        &self,
+        provider: &str,
+        provider_ref: &str,
+        status: JobStatus,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let (provider, provider_ref) = (provider.to_owned(), provider_ref.to_owned());
+        self.pool
+            .write(move |c| outbox::mark(c, &provider, &provider_ref, status, now))
+            .await
+    }
+
+    async fn latest_delivery(
+        &self,
+        verification: &VerificationId,
+    ) -> Result<Option<DeliveryState>> {
+        let id = verification.as_str().to_owned();
+        self.pool.read(move |c| outbox::latest(c, &id)).await
     }
 
     async fn save_message(&self, msg: SealedMessage) -> Result<()> {

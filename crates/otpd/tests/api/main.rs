@@ -5,6 +5,7 @@
 mod bad_input;
 mod binary;
 mod concurrency;
+mod delivery_status;
 mod exigo;
 mod flow;
 mod helpers;
