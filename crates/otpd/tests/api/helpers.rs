@@ -23,11 +23,17 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// As `spawn_app`, with the configuration changed by `configure` (providers, routes ...).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
+    let mut config = Config {
         data_dir: dir.path().to_owned(),
         ..Config::default()
     };
+    configure(&mut config);
     let clock = Arc::new(FakeClock::new(Timestamp(1_900_000_000_000)));
     let app = build_with_clock(&config, clock.clone()).unwrap();
     let key = app.engine.bootstrap().await.unwrap().unwrap();
@@ -45,6 +51,7 @@ pub async fn spawn_app() -> TestApp {
         engine: app.engine,
         metrics: otpd_api::metrics::handle(),
         outbox_enabled: app.outbox_enabled,
+        twilio_hooks: Arc::new(app.twilio_hooks),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -6,6 +6,7 @@ mod bad_input;
 mod binary;
 mod brightoffice;
 mod concurrency;
+mod delivery_status;
 mod exigo;
 mod flow;
 mod helpers;
