@@ -3,4 +3,5 @@
 
 pub mod exigo;
 pub mod signalwire;
+pub mod twilio_verify;
 pub mod twofactor;
