@@ -12,4 +12,5 @@ mod limits;
 mod ops;
 mod signalwire;
 mod tenancy;
+mod twilio_verify;
 mod twofactor;
