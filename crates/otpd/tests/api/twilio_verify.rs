@@ -753,3 +753,35 @@ async fn other_paths_and_methods_answer_in_twilio_shape() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(twilio_error(status, &r.json().await.unwrap()).0, 20004);
 }
+
+#[tokio::test]
+async fn blocked_country_large_body_and_unreadable_path() {
+    let app = spawn_app().await;
+    let sid = app.service(json!({"allowed_countries": ["GB"]})).await;
+    let before = app.row_counts();
+    let (status, body) = form(
+        &app,
+        &verifications(&sid),
+        &[("To", "+14155552671"), ("Channel", "sms")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (code, message) = twilio_error(status, &body);
+    assert_eq!(code, 60605);
+    assert!(!message.contains("4155552671"), "{message}");
+
+    let big = "x".repeat(70 * 1024);
+    let (status, body) = form(
+        &app,
+        &verifications(&sid),
+        &[("To", "+447700900123"), ("Channel", "sms"), ("Tags", &big)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(twilio_error(status, &body).0, 20413);
+
+    let (status, body) = get(&app, "/v2/Services/%FF%FE").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(twilio_error(status, &body).0, 20404);
+    assert_eq!(app.row_counts(), before);
+}

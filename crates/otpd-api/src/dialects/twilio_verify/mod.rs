@@ -17,12 +17,13 @@ use crate::auth::basic_credentials;
 use crate::soap::wsdl::address;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::routing::{any, get, post};
 use error::TwError;
 use otpd_core::tenant::{Principal, Scope};
+use serde::de::DeserializeOwned;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -65,6 +66,20 @@ impl FromRequestParts<AppState> for TwAuth {
         who.require(Scope::Verify)
             .map_err(|_| TwError::unauthorized())?;
         Ok(TwAuth(who))
+    }
+}
+
+/// Path segments (sids); one that cannot be read (bad percent-encoding) names nothing: 20404.
+pub struct TwPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for TwPath<T> {
+    type Rejection = TwError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(t)| TwPath(t))
+            .map_err(|_| TwError::not_found())
     }
 }
 

@@ -3,10 +3,10 @@
 use super::error::TwError;
 use super::form::TwForm;
 use super::wire::{ServiceJson, service_page};
-use super::{TwAuth, services_url};
+use super::{TwAuth, TwPath, services_url};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use otpd_core::service::NewService;
 use otpd_core::tenant::Scope;
@@ -65,7 +65,7 @@ pub async fn fetch(
     State(state): State<AppState>,
     TwAuth(who): TwAuth,
     headers: HeaderMap,
-    Path(sid): Path<String>,
+    TwPath(sid): TwPath<String>,
 ) -> Result<Json<ServiceJson>, TwError> {
     let service = state.engine.service(&who, &sid).await?;
     Ok(Json(ServiceJson::new(&service, &services_url(&headers))))

@@ -5,10 +5,10 @@
 use super::error::TwError;
 use super::form::{Params, TwForm};
 use super::wire::{CheckJson, VerificationJson};
-use super::{TwAuth, services_url};
+use super::{TwAuth, TwPath, services_url};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use otpd_core::code::Code;
 use otpd_core::destination::{Channel, Destination};
@@ -67,7 +67,7 @@ pub async fn create(
     State(state): State<AppState>,
     TwAuth(who): TwAuth,
     headers: HeaderMap,
-    Path(sid): Path<String>,
+    TwPath(sid): TwPath<String>,
     TwForm(p): TwForm,
 ) -> Result<(StatusCode, Json<VerificationJson>), TwError> {
     let input = start_input(&p)?;
@@ -92,7 +92,7 @@ pub async fn fetch(
     State(state): State<AppState>,
     TwAuth(who): TwAuth,
     headers: HeaderMap,
-    Path((sid, vsid)): Path<(String, String)>,
+    TwPath((sid, vsid)): TwPath<(String, String)>,
 ) -> Result<Json<VerificationJson>, TwError> {
     let v = state.engine.verification(&who, &sid, &vsid).await?;
     let base = format!("{}/{sid}", services_url(&headers));
@@ -106,7 +106,7 @@ pub async fn update(
     State(state): State<AppState>,
     TwAuth(who): TwAuth,
     headers: HeaderMap,
-    Path((sid, vsid)): Path<(String, String)>,
+    TwPath((sid, vsid)): TwPath<(String, String)>,
     TwForm(p): TwForm,
 ) -> Result<Json<VerificationJson>, TwError> {
     match p.required("Status")? {
@@ -132,7 +132,7 @@ pub async fn update(
 pub async fn check(
     State(state): State<AppState>,
     TwAuth(who): TwAuth,
-    Path(sid): Path<String>,
+    TwPath(sid): TwPath<String>,
     TwForm(p): TwForm,
 ) -> Result<Json<CheckJson>, TwError> {
     p.refuse(&["Amount", "Payee"])?;
