@@ -15,5 +15,6 @@ mod ops;
 mod persons;
 mod signalwire;
 mod tenancy;
+mod twilio_verify;
 mod twofa;
 mod twofactor;
