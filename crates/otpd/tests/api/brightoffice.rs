@@ -553,6 +553,12 @@ async fn repeated_failures_lock_known_and_unknown_names_alike() {
         rows.iter().all(|(_, n, locked)| *n == 5 && *locked),
         "{rows:?}"
     );
+    // Stored as digests: no mistyped or unknown address lands in the database.
+    assert!(
+        rows.iter()
+            .all(|(k, _, _)| k.len() == 64 && !k.contains('@')),
+        "{rows:?}"
+    );
     app.clock.advance_secs(15 * 60);
     let r = call(
         &app,
