@@ -282,12 +282,12 @@ impl Engine {
             (None, Some(e)) => self.store.person_by_email(tenant, e).await?,
             (None, None) => None,
         };
-        let key = match (&person, &by_id, &by_email) {
+        let key = password::throttle_key(&match (&person, &by_id, &by_email) {
             (Some(p), _, _) => format!("person:{}", p.id.as_str()),
             (None, Some(id), _) => format!("id:{}", id.as_str()),
             (None, None, Some(e)) => format!("email:{}", e.as_str().to_lowercase()),
             (None, None, None) => return Err(Error::Unauthorized),
-        };
+        });
         let record = match &person {
             Some(p) => self.store.password(tenant, &p.id).await?,
             None => None,

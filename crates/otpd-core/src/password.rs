@@ -106,6 +106,13 @@ pub struct LoginThrottle {
     pub locked_until: Option<Timestamp>,
 }
 
+/// The name a throttle row is stored under: a digest, so the table never holds the e-mail
+/// addresses people mistyped (or that nobody has).
+pub fn throttle_key(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(name.as_bytes()))
+}
+
 /// Failures allowed inside `WINDOW_SECS` before the identifier is locked for `LOCK_SECS`.
 pub const MAX_FAILURES: u32 = 5;
 pub const WINDOW_SECS: u64 = 15 * 60;

@@ -124,7 +124,7 @@ pub trait Store: Send + Sync + 'static {
     async fn person_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<Person>>;
     /// Replaces the directory fields (not the password); `false` when there is no such person.
     async fn update_person(&self, person: Person) -> Result<bool>;
-    /// Deletes the person, their password and nothing else; `false` when there was none.
+    /// Deletes the person and their password; `false` when there was none.
     async fn delete_person(&self, tenant: &TenantId, id: &PersonId) -> Result<bool>;
     async fn password(&self, tenant: &TenantId, id: &PersonId) -> Result<Option<PasswordRecord>>;
     /// `false` when there is no such person.

@@ -118,9 +118,6 @@ pub(super) fn delete(c: &Connection, tenant: &TenantId, id: &PersonId) -> Result
         .prepare_cached("DELETE FROM persons WHERE tenant_id = ?1 AND id = ?2")
         .and_then(|mut s| s.execute([tenant.as_str(), id.as_str()]))
         .map_err(sql_err)?;
-    c.prepare_cached("DELETE FROM login_failures WHERE tenant_id = ?1 AND key = ?2")
-        .and_then(|mut s| s.execute([tenant.as_str(), &format!("person:{}", id.as_str())]))
-        .map_err(sql_err)?;
     Ok(n == 1)
 }
 

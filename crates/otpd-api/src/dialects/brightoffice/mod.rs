@@ -11,14 +11,16 @@ use crate::body::read_body;
 use crate::error::{ApiError, log_server_error};
 use crate::soap::{self, Element, Fault, FaultCode, SoapVersion, write, wsdl};
 use crate::state::AppState;
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::{Extension, Router};
 use otpd_core::Error;
 use otpd_core::engine_persons::{CustomerConfirm, CustomerLogin};
 use otpd_core::tenant::{Principal, Scope};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 pub const PATH: &str = "/Webservices/BrightOfficeAPI.asmx";
 pub const NAMESPACE: &str = "http://tempuri.org/";
@@ -140,8 +142,17 @@ fn result_xml(op: Operation, o: &Outcome) -> String {
     write::element_ns(&format!("{}Response", op.name()), NAMESPACE, &inner)
 }
 
+/// Customer logins hash passwords with argon2id (tens of milliseconds and 19 MiB each). They
+/// run on the blocking pool, at most this many at a time, so request workers never stall on
+/// them and a flood of logins queues instead of taking all memory.
+#[derive(Clone)]
+struct LoginSlots(Arc<Semaphore>);
+
 pub fn routes() -> Router<AppState> {
-    Router::new().route(PATH, post(post_brightoffice_api).get(get_brightoffice_api))
+    let slots = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+    Router::new()
+        .route(PATH, post(post_brightoffice_api).get(get_brightoffice_api))
+        .layer(Extension(LoginSlots(Arc::new(Semaphore::new(slots)))))
 }
 
 /// `GET ?WSDL`: the WSDL; without it, a pointer.
@@ -157,14 +168,18 @@ pub async fn get_brightoffice_api(headers: HeaderMap, uri: Uri) -> Response {
         .into_response()
 }
 
-pub async fn post_brightoffice_api(State(state): State<AppState>, req: Request) -> Response {
-    match handle(&state, req).await {
+async fn post_brightoffice_api(
+    State(state): State<AppState>,
+    Extension(slots): Extension<LoginSlots>,
+    req: Request,
+) -> Response {
+    match handle(&state, &slots, req).await {
         Ok(resp) => resp,
         Err(fault) => fault.into_response(),
     }
 }
 
-async fn handle(state: &AppState, req: Request) -> Result<Response, Fault> {
+async fn handle(state: &AppState, slots: &LoginSlots, req: Request) -> Result<Response, Fault> {
     let headers = req.headers().clone();
     let Some(version) = SoapVersion::from_content_type(&headers) else {
         return Err(Fault::client(
@@ -210,7 +225,17 @@ async fn handle(state: &AppState, req: Request) -> Result<Response, Fault> {
         ));
     }
     let el = body.ok_or_else(|| Fault::client(version, "The SOAP body is empty."))?;
-    let outcome = run(state, op, el).await;
+    let outcome = match slots.0.acquire().await {
+        Ok(_permit) => {
+            let (state, el) = (state.clone(), el.clone());
+            tokio::task::spawn_blocking(move || {
+                tokio::runtime::Handle::current().block_on(run(&state, op, &el))
+            })
+            .await
+            .unwrap_or_else(|e| outcome_of(&Error::Internal(format!("a login task failed: {e}"))))
+        }
+        Err(_) => outcome_of(&Error::Internal("the login slots are closed".into())),
+    };
     Ok(write::response(
         version,
         StatusCode::OK,
