@@ -167,9 +167,15 @@ fn load(common: &Common, listen: Option<String>) -> Result<Config, String> {
 
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env()
+            .or_else(|_| EnvFilter::try_new(&config.log.level))
+            .unwrap_or_else(|_| EnvFilter::new("info"))
+            // tokio-postgres logs every statement's parameters (phone numbers, MACs) at debug:
+            // never below info, whatever the filter asks for.
+            .add_directive("tokio_postgres=info".parse().unwrap_or_else(|_| {
+                tracing_subscriber::filter::Directive::from(tracing::Level::INFO)
+            }));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -211,16 +217,28 @@ async fn run(command: Command) -> Result<(), String> {
         }
         Command::Migrate { common } => {
             let config = load(&common, None)?;
-            let path = config.database_path().map_err(|e| e.to_string())?;
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            match config.database().map_err(|e| e.to_string())? {
+                crate::config::Database::Sqlite(path) => {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                    }
+                    let n =
+                        otpd_store::SqliteStore::migrate_file(&path).map_err(|e| e.to_string())?;
+                    eprintln!(
+                        "otpd: {} is up to date ({n} migration(s) applied)",
+                        path.display()
+                    );
+                }
+                crate::config::Database::Postgres(url) => {
+                    let n = otpd_store::PgStore::migrate_url(&url, config.postgres.options())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    eprintln!(
+                        "otpd: the PostgreSQL database is up to date ({n} migration(s) applied)"
+                    );
+                }
             }
-            let n = otpd_store::SqliteStore::migrate_file(&path).map_err(|e| e.to_string())?;
-            eprintln!(
-                "otpd: {} is up to date ({n} migration(s) applied)",
-                path.display()
-            );
             Ok(())
         }
         Command::Keys { action } => keys(action).await,
@@ -271,7 +289,9 @@ async fn keys(action: KeysAction) -> Result<(), String> {
             name,
             tenant,
         } => {
-            let app = build(&load(&common, None)?).map_err(|e| e.to_string())?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
             let scopes = Scopes::parse_list(&scopes).map_err(|e| e.to_string())?;
             let issued = app
                 .engine
@@ -291,7 +311,9 @@ async fn keys(action: KeysAction) -> Result<(), String> {
             Ok(())
         }
         KeysAction::List { common, tenant } => {
-            let app = build(&load(&common, None)?).map_err(|e| e.to_string())?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
             let keys = app
                 .engine
                 .list_keys(tenant.as_deref())
@@ -314,7 +336,9 @@ async fn keys(action: KeysAction) -> Result<(), String> {
             Ok(())
         }
         KeysAction::Revoke { common, key_id } => {
-            let app = build(&load(&common, None)?).map_err(|e| e.to_string())?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
             app.engine
                 .revoke_key(&key_id)
                 .await
@@ -340,7 +364,9 @@ async fn services(action: ServicesAction) -> Result<(), String> {
             allowed_countries,
             domain,
         } => {
-            let app = build(&load(&common, None)?).map_err(|e| e.to_string())?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
             let t = app
                 .engine
                 .tenant_by_slug_or_create(&tenant)
@@ -372,7 +398,9 @@ async fn services(action: ServicesAction) -> Result<(), String> {
             Ok(())
         }
         ServicesAction::List { common, tenant } => {
-            let app = build(&load(&common, None)?).map_err(|e| e.to_string())?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
             let t = app
                 .engine
                 .store

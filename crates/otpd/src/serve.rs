@@ -14,7 +14,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         routes,
         wakeup,
         outbox_enabled,
-    } = build(&config)?;
+    } = build(&config).await?;
 
     if let Some(key) = engine.bootstrap().await? {
         // Printed once, on the database's first start; only its MAC is stored.

@@ -5,6 +5,7 @@ use otpd::wiring::build_with_clock;
 use otpd_api::AppState;
 use otpd_core::clock::{FakeClock, Timestamp};
 use otpd_delivery::{Worker, WorkerConfig};
+use otpd_store::testing::{Backend, TestDatabase};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -18,18 +19,37 @@ pub struct TestApp {
     pub admin: (String, String),
     pub clock: Arc<FakeClock>,
     pub db: PathBuf,
+    /// The configuration the app was built from (its database, its key file).
+    pub config: Config,
     worker: Arc<Worker>,
+    /// Dropped after the app's fields above: the PostgreSQL database, when the run uses one.
+    pg: Option<TestDatabase>,
     _dir: tempfile::TempDir,
+}
+
+/// The store this test run uses (`TEST_DATABASE`): SQLite in `dir`, or a fresh PostgreSQL
+/// database (returned, so it lives as long as the test).
+pub async fn test_config(dir: &std::path::Path) -> (Config, Option<TestDatabase>) {
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    let pg = match Backend::from_env() {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let db = TestDatabase::create().await;
+            config.database_url = Some(db.url.clone());
+            Some(db)
+        }
+    };
+    (config, pg)
 }
 
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
+    let (config, pg) = test_config(dir.path()).await;
     let clock = Arc::new(FakeClock::new(Timestamp(1_900_000_000_000)));
-    let app = build_with_clock(&config, clock.clone()).unwrap();
+    let app = build_with_clock(&config, clock.clone()).await.unwrap();
     let key = app.engine.bootstrap().await.unwrap().unwrap();
     let worker = Arc::new(Worker {
         store: app.engine.store.clone(),
@@ -59,7 +79,9 @@ pub async fn spawn_app() -> TestApp {
         admin: (key.key.id.to_string(), key.secret),
         clock,
         db: dir.path().join("otpd.db"),
+        config,
         worker,
+        pg,
         _dir: dir,
     }
 }
@@ -152,6 +174,9 @@ impl TestApp {
 
     /// Row counts of every table, to prove a rejected request wrote nothing.
     pub fn row_counts(&self) -> Vec<(String, i64)> {
+        if let Some(db) = &self.pg {
+            return pg_row_counts(&db.url);
+        }
         let c = rusqlite::Connection::open(&self.db).unwrap();
         let tables: Vec<String> = c
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -173,11 +198,8 @@ impl TestApp {
 
     /// A key issued straight into the database, as `otpd keys create` does.
     pub async fn new_key(&self, tenant: &str, scopes: &str) -> (String, String) {
-        let config = Config {
-            data_dir: self.db.parent().unwrap().to_owned(),
-            ..Config::default()
-        };
-        let engine = build_with_clock(&config, self.clock.clone())
+        let engine = build_with_clock(&self.config, self.clock.clone())
+            .await
             .unwrap()
             .engine;
         let issued = engine
@@ -190,6 +212,48 @@ impl TestApp {
             .unwrap();
         (issued.key.id.to_string(), issued.secret)
     }
+}
+
+/// `row_counts` on PostgreSQL: runs on a thread of its own so sync callers inside the async
+/// test need not change.
+fn pg_row_counts(url: &str) -> Vec<(String, i64)> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            let tables: Vec<String> = c
+                .query(
+                    "SELECT table_name::text FROM information_schema.tables
+                     WHERE table_schema = 'public' AND table_name <> 'otpd_schema_migrations'
+                     ORDER BY table_name",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let mut out = Vec::new();
+            for t in tables {
+                let n: i64 = c
+                    .query_one(&format!("SELECT COUNT(*) FROM \"{t}\""), &[])
+                    .await
+                    .unwrap()
+                    .get(0);
+                out.push((t, n));
+            }
+            out
+        })
+    })
+    .join()
+    .unwrap()
 }
 
 pub async fn error_of(r: Response) -> (StatusCode, Value) {

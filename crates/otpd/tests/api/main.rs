@@ -9,6 +9,7 @@ mod exigo;
 mod flow;
 mod helpers;
 mod limits;
+mod nodes;
 mod ops;
 mod signalwire;
 mod tenancy;
