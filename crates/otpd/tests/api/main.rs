@@ -11,5 +11,6 @@ mod helpers;
 mod limits;
 mod nodes;
 mod ops;
+mod restart;
 mod signalwire;
 mod tenancy;
