@@ -14,6 +14,7 @@ pub fn router(state: AppState) -> Router {
         .merge(native::routes())
         .merge(crate::dialects::signalwire::routes())
         .merge(crate::dialects::exigo::routes())
+        .merge(crate::dialects::twofactor::routes())
         .route("/healthz", get(health::get_health))
         .route("/readyz", get(health::get_ready))
         .route("/metrics", get(health::get_metrics))

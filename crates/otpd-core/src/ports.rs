@@ -2,7 +2,7 @@
 
 use crate::clock::Timestamp;
 use crate::code::Code;
-use crate::delivery::{AttemptResult, Job};
+use crate::delivery::{AttemptResult, Job, JobStatus};
 use crate::destination::Channel;
 use crate::error::Result;
 use crate::ids::{KeyId, ServiceId, TenantId, VerificationId};
@@ -96,6 +96,13 @@ pub trait Store: Send + Sync + 'static {
         service: &ServiceId,
         to: &str,
     ) -> Result<Option<VerificationId>>;
+
+    /// The status of the newest delivery job of a verification (a re-send makes a new job).
+    async fn delivery_status(
+        &self,
+        tenant: &TenantId,
+        verification: &VerificationId,
+    ) -> Result<Option<JobStatus>>;
 
     /// Leases up to `limit` due jobs for `lease_ms`; a job whose lease ran out (its worker
     /// died) is due again. Jobs whose code expired are dropped instead.

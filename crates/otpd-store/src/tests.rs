@@ -8,7 +8,7 @@ use otpd_core::code::Code;
 use otpd_core::delivery::AttemptResult;
 use otpd_core::destination::{Channel, Destination, PhoneE164};
 use otpd_core::engine::{Engine, StartInput};
-use otpd_core::ids::VerificationId;
+use otpd_core::ids::{TenantId, VerificationId};
 use otpd_core::ports::{NoDispatch, Store};
 use otpd_core::random::SeededRandom;
 use otpd_core::secrets::ServerSecrets;
@@ -529,3 +529,5 @@ async fn overrides_and_contract_codes() {
         Err(Error::Invalid { field, .. }) if field == "code_length"
     ));
 }
+
+mod subject;

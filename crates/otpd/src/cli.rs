@@ -167,15 +167,18 @@ fn load(common: &Common, listen: Option<String>) -> Result<Config, String> {
 
 fn init_tracing(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env()
-            .or_else(|_| EnvFilter::try_new(&config.log.level))
-            .unwrap_or_else(|_| EnvFilter::new("info"))
-            // tokio-postgres logs every statement's parameters (phone numbers, MACs) at debug:
-            // never below info, whatever the filter asks for.
-            .add_directive("tokio_postgres=info".parse().unwrap_or_else(|_| {
-                tracing_subscriber::filter::Directive::from(tracing::Level::INFO)
-            }));
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Libraries that log what they handle must never put it in a log, whatever level the
+    // operator asks for: the phone-number library traces the numbers it parses, and
+    // tokio-postgres logs every statement's parameters (numbers, MACs) at debug.
+    let mut filter = filter;
+    for directive in ["rlibphonenumber=off", "tokio_postgres=info"] {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

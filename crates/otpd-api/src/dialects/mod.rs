@@ -3,3 +3,4 @@
 
 pub mod exigo;
 pub mod signalwire;
+pub mod twofactor;

@@ -150,6 +150,12 @@ pub fn custom_text(message: &str, code: &str) -> String {
     format!("{message} {code}")
 }
 
+/// A message with a human reference (not the code) on a first line of its own, so the
+/// origin-bound line stays last and the code stays the text's last word.
+pub fn with_reference(reference: &str, text: &str) -> String {
+    format!("Ref: {reference}\n{text}")
+}
+
 /// `12A4` -> `1, 2, A, 4`: commas make speech engines pause between symbols.
 pub fn spell_out(code: &str) -> String {
     code.chars()

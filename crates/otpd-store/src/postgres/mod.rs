@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool};
 use otpd_core::clock::Timestamp;
 use otpd_core::code::Code;
-use otpd_core::delivery::{AttemptResult, Job};
+use otpd_core::delivery::{AttemptResult, Job, JobStatus};
 use otpd_core::ids::{KeyId, ServiceId, TenantId, VerificationId};
 use otpd_core::ports::{SealedMessage, Store, SweepReport};
 use otpd_core::secrets::ServerSecrets;
@@ -38,6 +38,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_custom_message.sql"),
+    include_str!("../../migrations/postgres/0003_subject_limits.sql"),
 ];
 
 /// `pg_advisory_xact_lock` key that serialises migrations of nodes starting together.
@@ -326,6 +327,14 @@ impl Store for PgStore {
         read!(self, |c| verifications::pending_for(
             &c, tenant, service, to
         ))
+    }
+
+    async fn delivery_status(
+        &self,
+        tenant: &TenantId,
+        verification: &VerificationId,
+    ) -> Result<Option<JobStatus>> {
+        read!(self, |c| outbox::delivery_status(&c, tenant, verification))
     }
 
     async fn claim_jobs(&self, now: Timestamp, limit: usize, lease_ms: i64) -> Result<Vec<Job>> {

@@ -7,7 +7,7 @@ use super::rows::{self, get};
 use super::verifications;
 use deadpool_postgres::GenericClient;
 use otpd_core::clock::Timestamp;
-use otpd_core::delivery::{AttemptResult, Job};
+use otpd_core::delivery::{AttemptResult, Job, JobStatus};
 use otpd_core::ids::{ServiceId, TenantId, VerificationId};
 use otpd_core::ports::SealedMessage;
 use otpd_core::{Error, Result};
@@ -22,7 +22,7 @@ pub(super) async fn claim(
     let s = c
         .prepare_cached(
             "SELECT id, tenant_id, service_id, verification_id, channel, destination, locale,
-                    sealed_code, attempts, expires_at, created_at, message, sender
+                    sealed_code, attempts, expires_at, created_at, message, sender, reference_code
              FROM outbox_jobs WHERE status IN ('queued', 'sending') AND due_at <= $1
              ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         )
@@ -54,6 +54,7 @@ pub(super) async fn claim(
             sealed_code,
             message: get(r, 11)?,
             sender: get(r, 12)?,
+            reference_code: get(r, 13)?,
             attempts: u32::try_from(attempts + 1)
                 .map_err(|_| Error::Internal("stored attempts out of range".into()))?,
             expires_at,
@@ -86,6 +87,31 @@ pub(super) async fn claim(
             .map_err(pg_err)?;
     }
     Ok(jobs)
+}
+
+pub(super) async fn delivery_status(
+    c: &impl GenericClient,
+    tenant: &TenantId,
+    verification: &VerificationId,
+) -> Result<Option<JobStatus>> {
+    let s = c
+        .prepare_cached(
+            "SELECT status FROM outbox_jobs WHERE verification_id = $1 AND tenant_id = $2
+             ORDER BY id DESC LIMIT 1",
+        )
+        .await
+        .map_err(pg_err)?;
+    let Some(row) = c
+        .query_opt(&s, &[&verification.as_str(), &tenant.as_str()])
+        .await
+        .map_err(pg_err)?
+    else {
+        return Ok(None);
+    };
+    let status: &str = get(&row, 0)?;
+    JobStatus::parse(status)
+        .map(Some)
+        .ok_or_else(|| Error::Internal(format!("unknown stored job status {status:?}")))
 }
 
 /// Runs inside a transaction.

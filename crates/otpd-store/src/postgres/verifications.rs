@@ -87,15 +87,14 @@ pub(super) async fn pending_for(
         .transpose()
 }
 
-/// The advisory-lock key for one service's destination: every start to it (any channel, any
-/// node) runs one at a time, so the send limit and "one pending per destination and
-/// channel" hold across nodes.
-fn destination_lock_key(service: &ServiceId, to: &str) -> i64 {
+/// An advisory-lock key for `parts` under `label`.
+fn lock_key(label: &[u8], parts: &[&str]) -> i64 {
     let mut h = Sha256::new();
-    h.update(b"otpd-send\0");
-    h.update(service.as_str().as_bytes());
-    h.update([0]);
-    h.update(to.as_bytes());
+    h.update(label);
+    for p in parts {
+        h.update([0]);
+        h.update(p.as_bytes());
+    }
     let d = h.finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&d[..8]);
@@ -116,12 +115,28 @@ pub(super) async fn start(
 ) -> Result<(Verification, bool)> {
     let service = req.service.id.clone();
     let to = req.to.as_str().to_owned();
+    // Every start to one service's destination (any channel, any node) runs one at a time, so
+    // the send limit and "one pending per destination and channel" hold across nodes; the
+    // same for a subject limit's subject. Always destination first, then subject: one order,
+    // no deadlock.
     exec(
         c,
         "SELECT pg_advisory_xact_lock($1)",
-        &[&destination_lock_key(&service, &to)],
+        &[&lock_key(b"otpd-send", &[service.as_str(), &to])],
     )
     .await?;
+    let tenant = req.service.tenant_id.clone();
+    if let Some(limit) = &req.subject_limit {
+        exec(
+            c,
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&lock_key(
+                b"otpd-subject",
+                &[tenant.as_str(), &limit.subject],
+            )],
+        )
+        .await?;
+    }
     let pending = one(
         c,
         &format!(
@@ -146,12 +161,37 @@ pub(super) async fn start(
         .iter()
         .map(|r| get::<i64>(r, 0).map(Timestamp))
         .collect::<Result<Vec<_>>>()?;
+    let subject_sends = match &req.subject_limit {
+        Some(limit) => {
+            let s = c
+                .prepare_cached(
+                    "SELECT at FROM sends WHERE tenant_id = $1 AND subject = $2 AND at > $3",
+                )
+                .await
+                .map_err(pg_err)?;
+            c.query(
+                &s,
+                &[
+                    &tenant.as_str(),
+                    &limit.subject,
+                    &now.minus_secs(limit.window_seconds).0,
+                ],
+            )
+            .await
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| get::<i64>(r, 0).map(Timestamp))
+            .collect::<Result<Vec<_>>>()?
+        }
+        None => Vec::new(),
+    };
 
     let plan = verification::plan_start(
         req,
         StartFacts {
             pending,
             recent_sends,
+            subject_sends,
         },
         secrets,
         now,
@@ -221,16 +261,24 @@ pub(super) async fn start(
     }
     exec(
         c,
-        "INSERT INTO sends (service_id, destination, at) VALUES ($1, $2, $3)",
-        &[&service.as_str(), &to, &plan.send_at.0],
+        "INSERT INTO sends (service_id, destination, at, tenant_id, subject)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &service.as_str(),
+            &to,
+            &plan.send_at.0,
+            &tenant.as_str(),
+            &plan.subject,
+        ],
     )
     .await?;
     let j = &plan.job;
     exec(
         c,
         "INSERT INTO outbox_jobs (tenant_id, service_id, verification_id, channel, destination, locale,
-             sealed_code, status, attempts, due_at, expires_at, created_at, updated_at, message, sender)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9, $8, $8, $10, $11)",
+             sealed_code, status, attempts, due_at, expires_at, created_at, updated_at, message, sender,
+             reference_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9, $8, $8, $10, $11, $12)",
         &[
             &j.tenant_id.as_str(),
             &j.service_id.as_str(),
@@ -243,6 +291,7 @@ pub(super) async fn start(
             &j.expires_at.0,
             &j.message,
             &j.sender,
+            &j.reference_code,
         ],
     )
     .await?;

@@ -10,7 +10,7 @@ mod verifications;
 use async_trait::async_trait;
 use otpd_core::clock::Timestamp;
 use otpd_core::code::Code;
-use otpd_core::delivery::{AttemptResult, Job};
+use otpd_core::delivery::{AttemptResult, Job, JobStatus};
 use otpd_core::ids::{KeyId, ServiceId, TenantId, VerificationId};
 use otpd_core::ports::{SealedMessage, Store, SweepReport};
 use otpd_core::secrets::ServerSecrets;
@@ -29,6 +29,7 @@ use std::sync::{Arc, RwLock};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_custom_message.sql"),
+    include_str!("../../migrations/sqlite/0003_subject_limits.sql"),
 ];
 
 const READERS: usize = 2;
@@ -306,6 +307,17 @@ impl Store for SqliteStore {
         let key = (tenant.clone(), service.clone(), to.to_owned());
         self.pool
             .read(move |c| verifications::pending_for(c, &key.0, &key.1, &key.2))
+            .await
+    }
+
+    async fn delivery_status(
+        &self,
+        tenant: &TenantId,
+        verification: &VerificationId,
+    ) -> Result<Option<JobStatus>> {
+        let key = (tenant.clone(), verification.clone());
+        self.pool
+            .read(move |c| outbox::delivery_status(c, &key.0, &key.1))
             .await
     }
 

@@ -196,6 +196,17 @@ impl TestApp {
             .collect()
     }
 
+    /// The number a `SELECT COUNT(*) ...` statement (portable SQL) answers, on either backend.
+    pub fn count(&self, sql: &str) -> i64 {
+        if let Some(db) = &self.pg {
+            return pg_blocking(&db.url, vec![sql.to_owned()])[0];
+        }
+        rusqlite::Connection::open(&self.db)
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    }
+
     /// A key issued straight into the database, as `otpd keys create` does.
     pub async fn new_key(&self, tenant: &str, scopes: &str) -> (String, String) {
         let engine = build_with_clock(&self.config, self.clock.clone())
@@ -214,46 +225,72 @@ impl TestApp {
     }
 }
 
-/// `row_counts` on PostgreSQL: runs on a thread of its own so sync callers inside the async
-/// test need not change.
+/// `row_counts` on PostgreSQL.
 fn pg_row_counts(url: &str) -> Vec<(String, i64)> {
+    let tables = pg_tables(url);
+    let counts = pg_blocking(
+        url,
+        tables
+            .iter()
+            .map(|t| format!("SELECT COUNT(*) FROM \"{t}\""))
+            .collect(),
+    );
+    tables.into_iter().zip(counts).collect()
+}
+
+fn pg_tables(url: &str) -> Vec<String> {
     let url = url.to_owned();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            let tables: Vec<String> = c
-                .query(
-                    "SELECT table_name::text FROM information_schema.tables
-                     WHERE table_schema = 'public' AND table_name <> 'otpd_schema_migrations'
-                     ORDER BY table_name",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
+        runtime().block_on(async {
+            let c = pg_client(&url).await;
+            c.query(
+                "SELECT table_name::text FROM information_schema.tables
+                 WHERE table_schema = 'public' AND table_name <> 'otpd_schema_migrations'
+                 ORDER BY table_name",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// Runs `SELECT COUNT(*)` statements on a thread of its own, so sync callers inside the async
+/// tests need not change.
+fn pg_blocking(url: &str, counts: Vec<String>) -> Vec<i64> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        runtime().block_on(async {
+            let c = pg_client(&url).await;
             let mut out = Vec::new();
-            for t in tables {
-                let n: i64 = c
-                    .query_one(&format!("SELECT COUNT(*) FROM \"{t}\""), &[])
-                    .await
-                    .unwrap()
-                    .get(0);
-                out.push((t, n));
+            for sql in counts {
+                out.push(c.query_one(&sql, &[]).await.unwrap().get(0));
             }
             out
         })
     })
     .join()
     .unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn pg_client(url: &str) -> tokio_postgres::Client {
+    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c
 }
 
 pub async fn error_of(r: Response) -> (StatusCode, Value) {

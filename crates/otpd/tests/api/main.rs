@@ -14,3 +14,4 @@ mod ops;
 mod restart;
 mod signalwire;
 mod tenancy;
+mod twofactor;
