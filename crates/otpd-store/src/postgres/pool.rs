@@ -110,6 +110,12 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> Error {
         // No SQLSTATE: the connection broke, closed or timed out.
         return Error::Unavailable(format!("postgres: {e}"));
     };
+    // The server's DETAIL can quote a whole row ("Failing row contains ..."), numbers
+    // included: keep only the SQLSTATE and the primary message.
+    let text = match e.as_db_error() {
+        Some(db) => format!("postgres {}: {}", state.code(), db.message()),
+        None => format!("postgres {}", state.code()),
+    };
     let transient = *state == SqlState::T_R_SERIALIZATION_FAILURE
         || *state == SqlState::T_R_DEADLOCK_DETECTED
         || *state == SqlState::QUERY_CANCELED
@@ -122,9 +128,9 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> Error {
         || state.code().starts_with("08")
         || state.code().starts_with("53");
     if transient {
-        Error::Unavailable(format!("postgres: {e}"))
+        Error::Unavailable(text)
     } else {
-        Error::Internal(format!("postgres: {e}"))
+        Error::Internal(text)
     }
 }
 
@@ -143,5 +149,28 @@ pub(crate) async fn timed<T>(
         Err(_) => Err(Error::Unavailable(
             "postgres: no answer within the statement timeout".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn errors_never_carry_the_servers_detail() {
+        let db = crate::testing::TestDatabase::create().await;
+        let (c, conn) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
+        tokio::spawn(conn);
+        c.batch_execute("CREATE TABLE t (a TEXT NOT NULL, b TEXT NOT NULL)")
+            .await
+            .unwrap();
+        let e = c
+            .execute("INSERT INTO t (a, b) VALUES ('+14155552671', NULL)", &[])
+            .await
+            .unwrap_err();
+        assert!(e.as_db_error().and_then(|d| d.detail()).is_some());
+        let mapped = pg_err(e).to_string();
+        assert!(mapped.contains("23502"), "{mapped}");
+        assert!(!mapped.contains("4155552671"), "{mapped}");
     }
 }

@@ -428,6 +428,20 @@ fn configuration_errors_name_the_key_and_stop_the_start() {
             "database_url = \"postgres://localhost:notaport/otpd\"\n",
             "database_url",
         ),
+        (
+            "database_url = \"mysql://localhost/otpd\"\n",
+            "database_url",
+        ),
+        (
+            "database_url = \"postgres://otpd:pw@127.0.0.1:5432/otpd?sslmode=require\"\n",
+            "sslmode",
+        ),
+        ("[postgres]\npool_size = 0\n", "postgres.pool_size"),
+        (
+            "[postgres]\nconnect_timeout_ms = 5\n",
+            "postgres.connect_timeout_ms",
+        ),
+        ("[postgres]\nidle = 3\n", "idle"),
     ];
     for (toml, key) in cases {
         let file = dir.path().join("otpd.toml");
@@ -442,6 +456,10 @@ fn configuration_errors_name_the_key_and_stop_the_start() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{toml} was accepted");
         assert!(err.contains(key), "{toml}: {err}");
+        assert!(
+            !err.contains("pw@"),
+            "the database password stays out of messages: {err}"
+        );
     }
     let out = Command::new(BIN)
         .args(["serve", "--data-dir"])
