@@ -15,6 +15,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::dialects::signalwire::routes())
         .merge(crate::dialects::exigo::routes())
         .merge(crate::dialects::twofactor::routes())
+        .merge(crate::dialects::twofa::routes())
+        .merge(crate::dialects::brightoffice::routes())
         .route("/healthz", get(health::get_health))
         .route("/readyz", get(health::get_ready))
         .route("/metrics", get(health::get_metrics))

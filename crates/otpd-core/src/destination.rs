@@ -66,6 +66,39 @@ impl PhoneE164 {
         Ok(PhoneE164 { e164 })
     }
 
+    /// For directory entries typed by people: an international number written with the usual
+    /// separators (`+31 (6) 1234-5678`, `0031 6 12345678`) becomes E.164. A national number
+    /// without its country code is still refused: guessing the country sends someone else codes.
+    pub fn normalize(s: &str, field: impl Into<Cow<'static, str>>) -> Result<PhoneE164> {
+        let field = field.into();
+        let t = s.trim();
+        let rest = if let Some(r) = t.strip_prefix('+') {
+            r
+        } else if let Some(r) = t.strip_prefix("00") {
+            r
+        } else {
+            return Err(Error::invalid(
+                field,
+                "must be an international number with its country code, e.g. +14155552671",
+            ));
+        };
+        let mut digits = String::with_capacity(rest.len() + 1);
+        digits.push('+');
+        for c in rest.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                ' ' | '-' | '.' | '(' | ')' | '/' | '\u{a0}' => {}
+                _ => {
+                    return Err(Error::invalid(
+                        field,
+                        "must be a phone number: digits and the separators space - . ( ) /",
+                    ));
+                }
+            }
+        }
+        PhoneE164::parse(&digits, field)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.e164
     }
@@ -112,6 +145,11 @@ impl Email {
         }
         // Domains are case-insensitive; local parts are kept as written.
         Ok(Email(format!("{local}@{}", domain.to_ascii_lowercase())))
+    }
+
+    /// An address read back from our own store, which only ever holds parsed addresses.
+    pub fn from_trusted(s: String) -> Email {
+        Email(s)
     }
 
     pub fn as_str(&self) -> &str {

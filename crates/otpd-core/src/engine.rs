@@ -417,7 +417,7 @@ impl Engine {
         self.check_parsed(who, &service, &id, code).await
     }
 
-    async fn check_parsed(
+    pub(crate) async fn check_parsed(
         &self,
         who: &Principal,
         service: &ServiceId,

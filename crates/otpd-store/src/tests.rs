@@ -530,4 +530,5 @@ async fn overrides_and_contract_codes() {
     ));
 }
 
+mod persons;
 mod subject;

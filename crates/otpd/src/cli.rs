@@ -57,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         action: ServicesAction,
     },
+    /// Manage the directory of persons.
+    Persons {
+        #[command(subcommand)]
+        action: PersonsAction,
+    },
     /// Load-test a running otpd: the /healthz ceiling, then the scenario (see BENCHMARKS.md).
     Bench {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -114,6 +119,23 @@ enum KeysAction {
         #[command(flatten)]
         common: Common,
         key_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PersonsAction {
+    /// Import persons from CSV (header: id, phone, email, language, name; any order, any
+    /// subset) or JSON lines. Every row is checked first; one bad row and nothing is imported.
+    /// Prints {"imported", "errors": [{"line", "field", "message"}]}.
+    Import {
+        #[command(flatten)]
+        common: Common,
+        file: PathBuf,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// csv or jsonl; by default told by the file's extension or first character.
+        #[arg(long)]
+        format: Option<String>,
     },
 }
 
@@ -281,6 +303,52 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Services { action } => services(action).await,
+        Command::Persons { action } => persons(action).await,
+    }
+}
+
+async fn persons(action: PersonsAction) -> Result<(), String> {
+    use crate::import::{Format, read, report_json};
+    match action {
+        PersonsAction::Import {
+            common,
+            file,
+            tenant,
+            format,
+        } => {
+            let bytes =
+                std::fs::read(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+            let format = match format.as_deref() {
+                Some("csv") => Format::Csv,
+                Some("jsonl" | "ndjson") => Format::JsonLines,
+                Some(other) => return Err(format!("--format {other:?}: must be csv or jsonl")),
+                None => Format::detect(&file, &bytes),
+            };
+            let rows = read(format, &bytes)?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
+            let t = app
+                .engine
+                .tenant_by_slug_or_create(&tenant)
+                .await
+                .map_err(|e| e.to_string())?;
+            let report = app
+                .engine
+                .import_persons(&t.id, rows)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", report_json(&report));
+            if report.errors.is_empty() {
+                eprintln!("otpd: imported {} person(s)", report.imported);
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} row(s) rejected; nothing was imported",
+                    report.errors.len()
+                ))
+            }
+        }
     }
 }
 

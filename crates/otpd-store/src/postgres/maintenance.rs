@@ -76,6 +76,7 @@ pub(super) async fn sweep(
         now.minus_secs(SENDS_KEPT_SECS).0,
     )
     .await?;
+    purged += super::persons::purge_failures(c, now, BATCH).await?;
     Ok(SweepReport {
         expired: expired + dropped,
         purged,

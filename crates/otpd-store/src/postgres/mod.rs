@@ -10,6 +10,7 @@
 mod directory;
 mod maintenance;
 mod outbox;
+mod persons;
 mod pool;
 mod rows;
 mod verifications;
@@ -21,7 +22,10 @@ use deadpool_postgres::{Object, Pool};
 use otpd_core::clock::Timestamp;
 use otpd_core::code::Code;
 use otpd_core::delivery::{AttemptResult, Job, JobStatus};
+use otpd_core::destination::Email;
 use otpd_core::ids::{KeyId, ServiceId, TenantId, VerificationId};
+use otpd_core::password::{LoginThrottle, PasswordRecord};
+use otpd_core::person::{Person, PersonId};
 use otpd_core::ports::{SealedMessage, Store, SweepReport};
 use otpd_core::secrets::ServerSecrets;
 use otpd_core::service::{Service, ServiceConfig};
@@ -39,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_custom_message.sql"),
     include_str!("../../migrations/postgres/0003_subject_limits.sql"),
+    include_str!("../../migrations/postgres/0004_persons.sql"),
 ];
 
 /// `pg_advisory_xact_lock` key that serialises migrations of nodes starting together.
@@ -335,6 +340,67 @@ impl Store for PgStore {
         verification: &VerificationId,
     ) -> Result<Option<JobStatus>> {
         read!(self, |c| outbox::delivery_status(&c, tenant, verification))
+    }
+
+    async fn latest_for_source(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        source: &str,
+    ) -> Result<Option<VerificationId>> {
+        read!(self, |c| persons::latest_for_source(
+            &c, tenant, service, source
+        ))
+    }
+
+    async fn insert_persons(&self, list: Vec<Person>) -> Result<()> {
+        write!(self, |tx| persons::insert(&tx, &list))
+    }
+
+    async fn person(&self, tenant: &TenantId, id: &PersonId) -> Result<Option<Person>> {
+        read!(self, |c| persons::get_one(&c, tenant, id))
+    }
+
+    async fn person_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<Person>> {
+        read!(self, |c| persons::by_email(&c, tenant, email))
+    }
+
+    async fn update_person(&self, person: Person) -> Result<bool> {
+        write!(self, |tx| persons::update(&tx, &person))
+    }
+
+    async fn delete_person(&self, tenant: &TenantId, id: &PersonId) -> Result<bool> {
+        write!(self, |tx| persons::delete(&tx, tenant, id))
+    }
+
+    async fn password(&self, tenant: &TenantId, id: &PersonId) -> Result<Option<PasswordRecord>> {
+        read!(self, |c| persons::password(&c, tenant, id))
+    }
+
+    async fn set_password(
+        &self,
+        tenant: &TenantId,
+        id: &PersonId,
+        record: PasswordRecord,
+    ) -> Result<bool> {
+        write!(self, |tx| persons::set_password(&tx, tenant, id, &record))
+    }
+
+    async fn login_throttle(&self, tenant: &TenantId, key: &str) -> Result<Option<LoginThrottle>> {
+        read!(self, |c| persons::throttle(&c, tenant, key))
+    }
+
+    async fn record_login_failure(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<LoginThrottle> {
+        write!(self, |tx| persons::record_failure(&tx, tenant, key, now))
+    }
+
+    async fn clear_login_failures(&self, tenant: &TenantId, key: &str) -> Result<()> {
+        write!(self, |tx| persons::clear_failures(&tx, tenant, key))
     }
 
     async fn claim_jobs(&self, now: Timestamp, limit: usize, lease_ms: i64) -> Result<Vec<Job>> {

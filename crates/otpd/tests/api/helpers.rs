@@ -198,13 +198,41 @@ impl TestApp {
 
     /// The number a `SELECT COUNT(*) ...` statement (portable SQL) answers, on either backend.
     pub fn count(&self, sql: &str) -> i64 {
+        self.query_text(sql)[0][0].parse().unwrap()
+    }
+
+    /// The rows of a query (portable SQL), every value as text (NULL as ""), on either backend.
+    pub fn query_text(&self, sql: &str) -> Vec<Vec<String>> {
         if let Some(db) = &self.pg {
-            return pg_blocking(&db.url, vec![sql.to_owned()])[0];
+            return pg_text(&db.url, sql);
         }
-        rusqlite::Connection::open(&self.db)
-            .unwrap()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap()
+        let c = rusqlite::Connection::open(&self.db).unwrap();
+        let mut s = c.prepare(sql).unwrap();
+        let n = s.column_count();
+        s.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get::<_, rusqlite::types::Value>(i)? {
+                        rusqlite::types::Value::Null => String::new(),
+                        rusqlite::types::Value::Integer(x) => x.to_string(),
+                        rusqlite::types::Value::Real(x) => x.to_string(),
+                        rusqlite::types::Value::Text(x) => x,
+                        rusqlite::types::Value::Blob(x) => format!("{x:?}"),
+                    })
+                })
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+    }
+
+    /// Environment that points an `otpd` command at this app's database.
+    pub fn db_env(&self) -> Vec<(String, String)> {
+        match &self.pg {
+            Some(db) => vec![("OTPD_DATABASE_URL".into(), db.url.clone())],
+            None => Vec::new(),
+        }
     }
 
     /// A key issued straight into the database, as `otpd keys create` does.
@@ -272,6 +300,31 @@ fn pg_blocking(url: &str, counts: Vec<String>) -> Vec<i64> {
                 out.push(c.query_one(&sql, &[]).await.unwrap().get(0));
             }
             out
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// One query over the simple protocol (every value comes back as text), on its own thread.
+fn pg_text(url: &str, sql: &str) -> Vec<Vec<String>> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        runtime().block_on(async {
+            let c = pg_client(&url).await;
+            c.simple_query(&sql)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                        (0..r.len())
+                            .map(|i| r.get(i).unwrap_or("").to_owned())
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect()
         })
     })
     .join()

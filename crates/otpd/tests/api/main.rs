@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod binary;
+mod brightoffice;
 mod concurrency;
 mod exigo;
 mod flow;
@@ -11,7 +12,9 @@ mod helpers;
 mod limits;
 mod nodes;
 mod ops;
+mod persons;
 mod restart;
 mod signalwire;
 mod tenancy;
+mod twofa;
 mod twofactor;
