@@ -6,6 +6,7 @@ pub mod body;
 pub mod dialects;
 pub mod error;
 pub mod health;
+pub mod hooks;
 pub mod metrics;
 pub mod native;
 pub mod openapi;

@@ -49,7 +49,7 @@ impl Modify for BasicAuth {
     components(schemas(
         CreateServiceRequest, ServiceResponse, ServiceList, SendLimitBody,
         StartVerificationRequest, VerificationResponse, CheckRequest, CheckDestinationRequest,
-        CheckResponse, OutboxMessageResponse, ErrorBody, ErrorDetail,
+        CheckResponse, DeliveryView, OutboxMessageResponse, ErrorBody, ErrorDetail,
         native::persons::PersonRequest, native::persons::PersonResponse,
         native::persons::PasswordRequest
     )),

@@ -17,6 +17,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::dialects::twofactor::routes())
         .merge(crate::dialects::twofa::routes())
         .merge(crate::dialects::brightoffice::routes())
+        .merge(crate::hooks::routes())
+        .merge(crate::dialects::twilio_verify::routes())
         .route("/healthz", get(health::get_health))
         .route("/readyz", get(health::get_ready))
         .route("/metrics", get(health::get_metrics))

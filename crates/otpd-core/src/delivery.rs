@@ -93,6 +93,15 @@ pub struct Job {
     pub created_at: Timestamp,
 }
 
+/// Where the newest delivery of a verification stands, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryState {
+    pub status: JobStatus,
+    pub provider: Option<String>,
+    pub provider_ref: Option<String>,
+    pub attempts: u32,
+}
+
 /// How an attempt ended, as the worker reports it to the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptResult {

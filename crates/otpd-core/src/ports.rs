@@ -2,7 +2,7 @@
 
 use crate::clock::Timestamp;
 use crate::code::Code;
-use crate::delivery::{AttemptResult, Job, JobStatus};
+use crate::delivery::{AttemptResult, DeliveryState, Job, JobStatus};
 use crate::destination::Channel;
 use crate::destination::Email;
 use crate::error::Result;
@@ -154,6 +154,20 @@ pub trait Store: Send + Sync + 'static {
         result: AttemptResult,
         now: Timestamp,
     ) -> Result<()>;
+
+    /// A provider's report on a message it accepted (a delivery receipt or a status
+    /// callback): moves the job `provider` sent as `provider_ref` from `sent` to `status`
+    /// (`Delivered`, `Undelivered` or `Failed`). `false` when no such sent job exists.
+    async fn mark_delivery(
+        &self,
+        provider: &str,
+        provider_ref: &str,
+        status: JobStatus,
+        now: Timestamp,
+    ) -> Result<bool>;
+    /// The newest delivery job of a verification.
+    async fn latest_delivery(&self, verification: &VerificationId)
+    -> Result<Option<DeliveryState>>;
 
     async fn save_message(&self, msg: SealedMessage) -> Result<()>;
     /// Newest first.

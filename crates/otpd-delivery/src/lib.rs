@@ -1,8 +1,13 @@
 //! Delivery: the outbox worker and the providers it sends through.
 
+mod http;
 pub mod outbox;
 pub mod provider;
+pub mod registry;
 pub mod routes;
+pub mod secret;
+pub mod twilio;
+pub mod webhook;
 pub mod worker;
 
 pub use provider::{OutboundMessage, Provider, ProviderError, Rendered, SendReceipt};

@@ -13,6 +13,8 @@ pub struct OutboundMessage {
     pub sender: Option<String>,
     /// Stable per delivery attempt, so a provider that supports it can drop duplicates.
     pub idempotency_key: String,
+    /// The recipient's language (BCP 47), for voices and templates on the provider's side.
+    pub locale: String,
 }
 
 impl std::fmt::Debug for OutboundMessage {

@@ -213,6 +213,7 @@ impl Worker {
             body,
             sender: job.sender.clone(),
             idempotency_key: format!("{}-{}", job.id, job.attempts),
+            locale: job.locale.as_str().to_owned(),
         })
     }
 }

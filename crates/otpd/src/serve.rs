@@ -14,6 +14,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         routes,
         wakeup,
         outbox_enabled,
+        twilio_hooks,
     } = build(&config).await?;
 
     if let Some(key) = engine.bootstrap().await? {
@@ -63,6 +64,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         engine,
         metrics: otpd_api::metrics::handle(),
         outbox_enabled,
+        twilio_hooks: Arc::new(twilio_hooks),
     };
     let listener = tokio::net::TcpListener::bind(config.listen_addr()?)
         .await

@@ -2,6 +2,7 @@
 
 use crate::config::{Config, ConfigError, Database, load_server_key};
 use crate::system::{OsRandom, SystemClock};
+use otpd_api::hooks::{TwilioHook, TwilioHooks};
 use otpd_core::clock::Clock;
 use otpd_core::destination::Channel;
 use otpd_core::engine::Engine;
@@ -18,6 +19,8 @@ pub struct App {
     pub routes: Routes,
     pub wakeup: Wakeup,
     pub outbox_enabled: bool,
+    /// Twilio accounts whose signed status callbacks are accepted.
+    pub twilio_hooks: TwilioHooks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,15 +65,34 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<
     });
     let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
     providers.insert(outbox::NAME.to_owned(), outbox.clone());
+    let mut twilio_hooks = TwilioHooks::default();
     for (i, p) in config.providers.iter().enumerate() {
-        let provider: Arc<dyn Provider> = match p.kind.as_str() {
-            "outbox" => outbox.clone(),
-            other => {
-                return Err(ConfigError(format!(
-                    "providers[{i}].kind: {other:?} is not available in this version of otpd; \
-                     the kinds it has are: outbox"
-                ))
-                .into());
+        if !otpd_delivery::registry::KINDS.contains(&p.kind.as_str()) {
+            return Err(ConfigError(format!(
+                "providers[{i}].kind: {:?} is not one of {}",
+                p.kind,
+                otpd_delivery::registry::KINDS.join(", ")
+            ))
+            .into());
+        }
+        let what = || format!("providers[{i}] ({:?}, kind {:?})", p.name, p.kind);
+        let settings = serde_json::to_value(&p.settings)
+            .map_err(|e| ConfigError(format!("{}: {e}", what())))?;
+        let built = otpd_delivery::registry::build(&p.name, &p.kind, settings)
+            .map_err(|e| ConfigError(format!("{}: {e}", what())))?;
+        let provider: Arc<dyn Provider> = match built {
+            None => outbox.clone(),
+            Some(b) => {
+                if let Some((auth_token, callback_url)) = b.twilio_hook {
+                    twilio_hooks.0.insert(
+                        p.name.clone(),
+                        TwilioHook {
+                            auth_token,
+                            callback_url,
+                        },
+                    );
+                }
+                b.provider
             }
         };
         providers.insert(p.name.clone(), provider);
@@ -108,5 +130,6 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<
         routes,
         wakeup,
         outbox_enabled,
+        twilio_hooks,
     })
 }

@@ -4,5 +4,6 @@
 pub mod brightoffice;
 pub mod exigo;
 pub mod signalwire;
+pub mod twilio_verify;
 pub mod twofa;
 pub mod twofactor;

@@ -123,6 +123,35 @@ pub struct VerificationResponse {
     pub expires_at: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Where the newest send stands (read on `GET` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// queued (also while being sent), sent (the provider took it), delivered, undelivered,
+    /// failed, or dropped (superseded, canceled or expired before it could be sent).
+    pub status: String,
+    /// The provider that took it, once one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    pub attempts: u32,
+}
+
+impl DeliveryView {
+    pub fn new(d: &otpd_core::delivery::DeliveryState) -> Self {
+        use otpd_core::delivery::JobStatus;
+        DeliveryView {
+            status: match d.status {
+                JobStatus::Sending => "queued",
+                other => other.as_str(),
+            }
+            .to_owned(),
+            provider: d.provider.clone(),
+            attempts: d.attempts,
+        }
+    }
 }
 
 impl VerificationResponse {
@@ -140,6 +169,7 @@ impl VerificationResponse {
             expires_at: rfc3339(v.expires_at),
             created_at: rfc3339(v.created_at),
             updated_at: rfc3339(v.updated_at),
+            delivery: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `/v1/services/{service_id}/verifications`: send, read, check, cancel.
 
 use super::types::{
-    CheckDestinationRequest, CheckRequest, CheckResponse, StartVerificationRequest,
+    CheckDestinationRequest, CheckRequest, CheckResponse, DeliveryView, StartVerificationRequest,
     VerificationResponse,
 };
 use crate::auth::Auth;
@@ -92,7 +92,10 @@ pub async fn get_verification(
         .engine
         .verification(&who, &service_id, &verification_id)
         .await?;
-    Ok(Json(VerificationResponse::new(&v, state.engine.now())))
+    let delivery = state.engine.store.latest_delivery(&v.id).await?;
+    let mut body = VerificationResponse::new(&v, state.engine.now());
+    body.delivery = delivery.as_ref().map(DeliveryView::new);
+    Ok(Json(body))
 }
 
 /// Check a code. 200 whatever the outcome: `valid` is true for the one check that approved.

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool};
 use otpd_core::clock::Timestamp;
 use otpd_core::code::Code;
-use otpd_core::delivery::{AttemptResult, Job, JobStatus};
+use otpd_core::delivery::{AttemptResult, DeliveryState, Job, JobStatus};
 use otpd_core::destination::Email;
 use otpd_core::ids::{KeyId, ServiceId, TenantId, VerificationId};
 use otpd_core::password::{LoginThrottle, PasswordRecord};
@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_custom_message.sql"),
     include_str!("../../migrations/postgres/0003_subject_limits.sql"),
     include_str!("../../migrations/postgres/0004_persons.sql"),
+    include_str!("../../migrations/postgres/0005_delivery_receipts.sql"),
 ];
 
 /// `pg_advisory_xact_lock` key that serialises migrations of nodes starting together.
@@ -414,6 +415,29 @@ impl Store for PgStore {
         now: Timestamp,
     ) -> Result<()> {
         write!(self, |tx| outbox::finish(&tx, job_id, result, now))
+    }
+
+    async fn mark_delivery(
+        &self,
+        provider: &str,
+        provider_ref: &str,
+        status: JobStatus,
+        now: Timestamp,
+    ) -> Result<bool> {
+        write!(self, |tx| outbox::mark(
+            &tx,
+            provider,
+            provider_ref,
+            status,
+            now
+        ))
+    }
+
+    async fn latest_delivery(
+        &self,
+        verification: &VerificationId,
+    ) -> Result<Option<DeliveryState>> {
+        read!(self, |c| outbox::latest(&c, verification.as_str()))
     }
 
     async fn save_message(&self, msg: SealedMessage) -> Result<()> {

@@ -7,7 +7,7 @@ use super::rows::{self, get};
 use super::verifications;
 use deadpool_postgres::GenericClient;
 use otpd_core::clock::Timestamp;
-use otpd_core::delivery::{AttemptResult, Job, JobStatus};
+use otpd_core::delivery::{AttemptResult, DeliveryState, Job, JobStatus};
 use otpd_core::ids::{ServiceId, TenantId, VerificationId};
 use otpd_core::ports::SealedMessage;
 use otpd_core::{Error, Result};
@@ -174,6 +174,72 @@ pub(super) async fn finish(
         }
     }
     Ok(())
+}
+
+/// A provider's receipt for a job it accepted. A receipt saying the message never arrived
+/// fails the verification as a failed send would: nobody holds its code. Runs inside a
+/// transaction; the job row is locked so receipts arriving at two nodes apply one at a time.
+pub(super) async fn mark(
+    c: &impl GenericClient,
+    provider: &str,
+    provider_ref: &str,
+    status: JobStatus,
+    now: Timestamp,
+) -> Result<bool> {
+    let s = c
+        .prepare_cached(
+            "SELECT id, verification_id FROM outbox_jobs
+             WHERE provider = $1 AND provider_ref = $2
+               AND status IN ('sent', 'delivered', 'undelivered', 'failed')
+             ORDER BY id DESC LIMIT 1 FOR UPDATE",
+        )
+        .await
+        .map_err(pg_err)?;
+    let Some(row) = c
+        .query_opt(&s, &[&provider, &provider_ref])
+        .await
+        .map_err(pg_err)?
+    else {
+        return Ok(false);
+    };
+    let job_id: i64 = get(&row, 0)?;
+    let verification_id: String = get(&row, 1)?;
+    let s = c
+        .prepare_cached("UPDATE outbox_jobs SET status = $2, updated_at = $3 WHERE id = $1")
+        .await
+        .map_err(pg_err)?;
+    c.execute(&s, &[&job_id, &status.as_str(), &now.0])
+        .await
+        .map_err(pg_err)?;
+    if matches!(status, JobStatus::Undelivered | JobStatus::Failed) {
+        verifications::delivery_failed(c, job_id, &verification_id, now).await?;
+    }
+    Ok(true)
+}
+
+pub(super) async fn latest(
+    c: &impl GenericClient,
+    verification_id: &str,
+) -> Result<Option<DeliveryState>> {
+    let s = c
+        .prepare_cached(
+            "SELECT status, provider, provider_ref, attempts FROM outbox_jobs
+             WHERE verification_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .await
+        .map_err(pg_err)?;
+    let Some(row) = c.query_opt(&s, &[&verification_id]).await.map_err(pg_err)? else {
+        return Ok(None);
+    };
+    let status: &str = get(&row, 0)?;
+    Ok(Some(DeliveryState {
+        status: JobStatus::parse(status)
+            .ok_or_else(|| Error::Internal(format!("unknown job status {status:?}")))?,
+        provider: get(&row, 1)?,
+        provider_ref: get(&row, 2)?,
+        attempts: u32::try_from(get::<i64>(&row, 3)?)
+            .map_err(|_| Error::Internal("stored attempts out of range".into()))?,
+    }))
 }
 
 pub(super) async fn save_message(c: &impl GenericClient, m: &SealedMessage) -> Result<()> {

@@ -11,8 +11,7 @@ mod verifications;
 use async_trait::async_trait;
 use otpd_core::clock::Timestamp;
 use otpd_core::code::Code;
-use otpd_core::delivery::{AttemptResult, Job, JobStatus};
-
+use otpd_core::delivery::{AttemptResult, DeliveryState, Job, JobStatus};
 use otpd_core::destination::Email;
 use otpd_core::ids::{KeyId, ServiceId, TenantId, VerificationId};
 use otpd_core::password::{LoginThrottle, PasswordRecord};
@@ -36,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_custom_message.sql"),
     include_str!("../../migrations/sqlite/0003_subject_limits.sql"),
     include_str!("../../migrations/sqlite/0004_persons.sql"),
+    include_str!("../../migrations/sqlite/0005_delivery_receipts.sql"),
 ];
 
 const READERS: usize = 2;
@@ -418,6 +418,27 @@ impl Store for SqliteStore {
         self.pool
             .write(move |c| outbox::finish(c, job_id, result, now))
             .await
+    }
+
+    async fn mark_delivery(
+        &self,
+        provider: &str,
+        provider_ref: &str,
+        status: JobStatus,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let (provider, provider_ref) = (provider.to_owned(), provider_ref.to_owned());
+        self.pool
+            .write(move |c| outbox::mark(c, &provider, &provider_ref, status, now))
+            .await
+    }
+
+    async fn latest_delivery(
+        &self,
+        verification: &VerificationId,
+    ) -> Result<Option<DeliveryState>> {
+        let id = verification.as_str().to_owned();
+        self.pool.read(move |c| outbox::latest(c, &id)).await
     }
 
     async fn save_message(&self, msg: SealedMessage) -> Result<()> {

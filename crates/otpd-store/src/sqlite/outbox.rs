@@ -5,7 +5,7 @@ use super::pool::sql_err;
 use super::rows;
 use super::verifications;
 use otpd_core::clock::Timestamp;
-use otpd_core::delivery::{AttemptResult, Job, JobStatus};
+use otpd_core::delivery::{AttemptResult, DeliveryState, Job, JobStatus};
 use otpd_core::ids::{ServiceId, TenantId, VerificationId};
 use otpd_core::ports::SealedMessage;
 use otpd_core::{Error, Result};
@@ -183,4 +183,71 @@ pub(super) fn messages(
         });
     }
     Ok(out)
+}
+
+/// A provider's receipt for a job it accepted. A receipt saying the message never arrived
+/// fails the verification as a failed send would: nobody holds its code.
+pub(super) fn mark(
+    c: &Connection,
+    provider: &str,
+    provider_ref: &str,
+    status: JobStatus,
+    now: Timestamp,
+) -> Result<bool> {
+    let found: Option<(i64, String)> = c
+        .prepare_cached(
+            "SELECT id, verification_id FROM outbox_jobs
+             WHERE provider = ?1 AND provider_ref = ?2
+               AND status IN ('sent', 'delivered', 'undelivered', 'failed')
+             ORDER BY id DESC LIMIT 1",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![provider, provider_ref], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+        })
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(sql_err(e)),
+        })?;
+    let Some((job_id, verification_id)) = found else {
+        return Ok(false);
+    };
+    c.prepare_cached("UPDATE outbox_jobs SET status = ?2, updated_at = ?3 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![job_id, status.as_str(), now.0]))
+        .map_err(sql_err)?;
+    if matches!(status, JobStatus::Undelivered | JobStatus::Failed) {
+        verifications::delivery_failed(c, job_id, &verification_id, now)?;
+    }
+    Ok(true)
+}
+
+pub(super) fn latest(c: &Connection, verification_id: &str) -> Result<Option<DeliveryState>> {
+    let row = c
+        .prepare_cached(
+            "SELECT status, provider, provider_ref, attempts FROM outbox_jobs
+             WHERE verification_id = ?1 ORDER BY id DESC LIMIT 1",
+        )
+        .and_then(|mut s| {
+            s.query_row([verification_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
+        });
+    match row {
+        Ok((status, provider, provider_ref, attempts)) => Ok(Some(DeliveryState {
+            status: JobStatus::parse(&status)
+                .ok_or_else(|| Error::Internal(format!("unknown job status {status:?}")))?,
+            provider,
+            provider_ref,
+            attempts: attempts as u32,
+        })),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        Err(e) => Err(sql_err(e)),
+    }
 }

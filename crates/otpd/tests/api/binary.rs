@@ -425,6 +425,18 @@ fn configuration_errors_name_the_key_and_stop_the_start() {
             "providers[0].kind",
         ),
         (
+            "[[providers]]\nname = \"tw\"\nkind = \"twilio\"\naccount_sid = \"AC1\"\nfrom = \"+15550001111\"\n",
+            "auth_token",
+        ),
+        (
+            "[[providers]]\nname = \"tw\"\nkind = \"twilio\"\naccount_sid = \"AC1\"\nfrom = \"+1\"\nauth_token_env = \"NO_SUCH_VAR_FOR_OTPD\"\n",
+            "NO_SUCH_VAR_FOR_OTPD",
+        ),
+        (
+            "[[providers]]\nname = \"tw\"\nkind = \"twilio\"\naccount_sid = \"AC1\"\nfrom = \"+1\"\nauth_token = \"t\"\ncolour = 1\n",
+            "colour",
+        ),
+        (
             "database_url = \"postgres://localhost:notaport/otpd\"\n",
             "database_url",
         ),

@@ -46,8 +46,14 @@ pub async fn test_config(dir: &std::path::Path) -> (Config, Option<TestDatabase>
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// As `spawn_app`, with the configuration changed by `configure` (providers, routes ...).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let (config, pg) = test_config(dir.path()).await;
+    let (mut config, pg) = test_config(dir.path()).await;
+    configure(&mut config);
     let clock = Arc::new(FakeClock::new(Timestamp(1_900_000_000_000)));
     let app = build_with_clock(&config, clock.clone()).await.unwrap();
     let key = app.engine.bootstrap().await.unwrap().unwrap();
@@ -65,6 +71,7 @@ pub async fn spawn_app() -> TestApp {
         engine: app.engine,
         metrics: otpd_api::metrics::handle(),
         outbox_enabled: app.outbox_enabled,
+        twilio_hooks: Arc::new(app.twilio_hooks),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
