@@ -531,4 +531,5 @@ async fn overrides_and_contract_codes() {
 }
 
 mod persons;
+mod receipts;
 mod subject;
