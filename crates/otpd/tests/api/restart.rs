@@ -64,7 +64,11 @@ impl PrivatePg {
     }
 
     fn init() -> PrivatePg {
-        let dir = tempfile::tempdir().unwrap();
+        // Under /tmp, which the `postgres` user can reach even when TMPDIR is root's own.
+        let dir = tempfile::Builder::new()
+            .prefix("otpd-pg-")
+            .tempdir_in("/tmp")
+            .unwrap();
         if is_root() {
             let ok = Command::new("chown")
                 .args(["postgres:", &dir.path().display().to_string()])
