@@ -192,12 +192,15 @@ fn init_tracing(config: &Config) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    // The phone-number library traces the numbers it parses: never let them reach a log,
-    // whatever level the operator asks for.
-    let filter = match "rlibphonenumber=off".parse() {
-        Ok(silenced) => filter.add_directive(silenced),
-        Err(_) => filter,
-    };
+    // Libraries that log what they handle must never put it in a log, whatever level the
+    // operator asks for: the phone-number library traces the numbers it parses, and
+    // tokio-postgres logs every statement's parameters (numbers, MACs) at debug.
+    let mut filter = filter;
+    for directive in ["rlibphonenumber=off", "tokio_postgres=info"] {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -239,16 +242,28 @@ async fn run(command: Command) -> Result<(), String> {
         }
         Command::Migrate { common } => {
             let config = load(&common, None)?;
-            let path = config.database_path().map_err(|e| e.to_string())?;
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            match config.database().map_err(|e| e.to_string())? {
+                crate::config::Database::Sqlite(path) => {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                    }
+                    let n =
+                        otpd_store::SqliteStore::migrate_file(&path).map_err(|e| e.to_string())?;
+                    eprintln!(
+                        "otpd: {} is up to date ({n} migration(s) applied)",
+                        path.display()
+                    );
+                }
+                crate::config::Database::Postgres(url) => {
+                    let n = otpd_store::PgStore::migrate_url(&url, config.postgres.options())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    eprintln!(
+                        "otpd: the PostgreSQL database is up to date ({n} migration(s) applied)"
+                    );
+                }
             }
-            let n = otpd_store::SqliteStore::migrate_file(&path).map_err(|e| e.to_string())?;
-            eprintln!(
-                "otpd: {} is up to date ({n} migration(s) applied)",
-                path.display()
-            );
             Ok(())
         }
         Command::Keys { action } => keys(action).await,
@@ -310,7 +325,9 @@ async fn persons(action: PersonsAction) -> Result<(), String> {
                 None => Format::detect(&file, &bytes),
             };
             let rows = read(format, &bytes)?;
-            let app = build(&load(&common, None)?).map_err(|e| e.to_string())?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
             let t = app
                 .engine
                 .tenant_by_slug_or_create(&tenant)
@@ -343,7 +360,9 @@ async fn keys(action: KeysAction) -> Result<(), String> {
             name,
             tenant,
         } => {
-            let app = build(&load(&common, None)?).map_err(|e| e.to_string())?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
             let scopes = Scopes::parse_list(&scopes).map_err(|e| e.to_string())?;
             let issued = app
                 .engine
@@ -363,7 +382,9 @@ async fn keys(action: KeysAction) -> Result<(), String> {
             Ok(())
         }
         KeysAction::List { common, tenant } => {
-            let app = build(&load(&common, None)?).map_err(|e| e.to_string())?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
             let keys = app
                 .engine
                 .list_keys(tenant.as_deref())
@@ -386,7 +407,9 @@ async fn keys(action: KeysAction) -> Result<(), String> {
             Ok(())
         }
         KeysAction::Revoke { common, key_id } => {
-            let app = build(&load(&common, None)?).map_err(|e| e.to_string())?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
             app.engine
                 .revoke_key(&key_id)
                 .await
@@ -412,7 +435,9 @@ async fn services(action: ServicesAction) -> Result<(), String> {
             allowed_countries,
             domain,
         } => {
-            let app = build(&load(&common, None)?).map_err(|e| e.to_string())?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
             let t = app
                 .engine
                 .tenant_by_slug_or_create(&tenant)
@@ -444,7 +469,9 @@ async fn services(action: ServicesAction) -> Result<(), String> {
             Ok(())
         }
         ServicesAction::List { common, tenant } => {
-            let app = build(&load(&common, None)?).map_err(|e| e.to_string())?;
+            let app = build(&load(&common, None)?)
+                .await
+                .map_err(|e| e.to_string())?;
             let t = app
                 .engine
                 .store

@@ -15,7 +15,8 @@ pub struct Config {
     pub listen: String,
     /// Where the SQLite database and the server key live by default.
     pub data_dir: PathBuf,
-    /// A SQLite file path (or `sqlite://PATH`); default `<data_dir>/otpd.db`.
+    /// A SQLite file path (or `sqlite://PATH`), default `<data_dir>/otpd.db`; or a
+    /// `postgres://` URL, for several nodes on one database.
     pub database_url: Option<String>,
     /// The master key, 64+ hex digits. Prefer `server_key_file` or `OTPD_SERVER_KEY`.
     pub server_key: Option<String>,
@@ -24,8 +25,49 @@ pub struct Config {
     pub log: LogConfig,
     pub delivery: DeliveryConfig,
     pub sweeper: SweeperConfig,
+    /// Pool and time limits when `database_url` is PostgreSQL.
+    pub postgres: PostgresConfig,
     pub providers: Vec<ProviderConfig>,
     pub routes: RoutesConfig,
+}
+
+/// The database `database_url` selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresConfig {
+    /// Connections this node keeps at most.
+    pub pool_size: usize,
+    /// Longest wait for a connection (new or pooled) before a request fails with 503.
+    pub connect_timeout_ms: u64,
+    /// Longest one store transaction may take (also the server's statement_timeout).
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        PostgresConfig {
+            pool_size: 16,
+            connect_timeout_ms: 2000,
+            statement_timeout_ms: 5000,
+        }
+    }
+}
+
+impl PostgresConfig {
+    pub fn options(&self) -> otpd_store::PgOptions {
+        otpd_store::PgOptions {
+            pool_size: self.pool_size,
+            connect_timeout: std::time::Duration::from_millis(self.connect_timeout_ms),
+            statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +157,7 @@ impl Default for Config {
             log: LogConfig::default(),
             delivery: DeliveryConfig::default(),
             sweeper: SweeperConfig::default(),
+            postgres: PostgresConfig::default(),
             providers: Vec::new(),
             routes: RoutesConfig::default(),
         }
@@ -164,7 +207,20 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
-        self.database_path()?;
+        self.database()?;
+        if self.postgres.pool_size == 0 || self.postgres.pool_size > 1000 {
+            return Err(ConfigError("postgres.pool_size must be 1..=1000".into()));
+        }
+        if !(100..=60_000).contains(&self.postgres.connect_timeout_ms) {
+            return Err(ConfigError(
+                "postgres.connect_timeout_ms must be 100..=60000".into(),
+            ));
+        }
+        if !(100..=600_000).contains(&self.postgres.statement_timeout_ms) {
+            return Err(ConfigError(
+                "postgres.statement_timeout_ms must be 100..=600000".into(),
+            ));
+        }
         if !["text", "json"].contains(&self.log.format.as_str()) {
             return Err(ConfigError(
                 "log.format must be \"text\" or \"json\"".into(),
@@ -230,15 +286,23 @@ impl Config {
         })
     }
 
-    pub fn database_path(&self) -> Result<PathBuf, ConfigError> {
-        match self.database_url.as_deref() {
-            None | Some("") => Ok(self.data_dir.join("otpd.db")),
+    pub fn database(&self) -> Result<Database, ConfigError> {
+        match self.database_url.as_deref().map(str::trim) {
+            None | Some("") => Ok(Database::Sqlite(self.data_dir.join("otpd.db"))),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Err(ConfigError(
-                    "database_url: PostgreSQL is not supported by this version of otpd yet; use a SQLite path".into(),
-                ))
+                // Parsed now so a malformed URL stops the start with the key's name; the
+                // message never repeats the URL, which may hold a password.
+                url.parse::<tokio_postgres::Config>().map_err(|e| {
+                    ConfigError(format!("database_url: not a valid PostgreSQL URL: {e}"))
+                })?;
+                Ok(Database::Postgres(url.to_owned()))
             }
-            Some(url) => Ok(PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(url))),
+            Some(url) if url.contains("://") && !url.starts_with("sqlite://") => Err(ConfigError(
+                "database_url: use a SQLite path (or sqlite://PATH) or a postgres:// URL".into(),
+            )),
+            Some(url) => Ok(Database::Sqlite(PathBuf::from(
+                url.strip_prefix("sqlite://").unwrap_or(url),
+            ))),
         }
     }
 

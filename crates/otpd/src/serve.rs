@@ -15,7 +15,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         wakeup,
         outbox_enabled,
         twilio_hooks,
-    } = build(&config)?;
+    } = build(&config).await?;
 
     if let Some(key) = engine.bootstrap().await? {
         // Printed once, on the database's first start; only its MAC is stored.

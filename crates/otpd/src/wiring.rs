@@ -1,15 +1,16 @@
 //! Builds the engine and its adapters from a validated configuration.
 
-use crate::config::{Config, ConfigError, load_server_key};
+use crate::config::{Config, ConfigError, Database, load_server_key};
 use crate::system::{OsRandom, SystemClock};
 use otpd_api::hooks::{TwilioHook, TwilioHooks};
 use otpd_core::clock::Clock;
 use otpd_core::destination::Channel;
 use otpd_core::engine::Engine;
+use otpd_core::ports::Store;
 use otpd_core::secrets::ServerSecrets;
 use otpd_delivery::outbox::{self, OutboxProvider};
 use otpd_delivery::{Provider, Routes, Wakeup};
-use otpd_store::SqliteStore;
+use otpd_store::{PgStore, SqliteStore};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -30,20 +31,23 @@ pub enum StartError {
     Store(#[from] otpd_core::Error),
 }
 
-/// Opens the store (migrating it) and wires the engine; no network is touched.
-pub fn build(config: &Config) -> Result<App, StartError> {
-    build_with_clock(config, Arc::new(SystemClock))
+/// Opens the store (migrating it) and wires the engine; the only network it touches is
+/// PostgreSQL's, when `database_url` names it.
+pub async fn build(config: &Config) -> Result<App, StartError> {
+    build_with_clock(config, Arc::new(SystemClock)).await
 }
 
 /// As `build`, with the clock given (tests pass a fake one).
-pub fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
+pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
     let rng = Arc::new(OsRandom);
     let master = load_server_key(config, rng.as_ref())?;
     let secrets = Arc::new(ServerSecrets::from_master(&master)?);
-    let store = Arc::new(SqliteStore::open(
-        &config.database_path()?,
-        secrets.clone(),
-    )?);
+    let store: Arc<dyn Store> = match config.database()? {
+        Database::Sqlite(path) => Arc::new(SqliteStore::open(&path, secrets.clone())?),
+        Database::Postgres(url) => {
+            Arc::new(PgStore::connect(&url, config.postgres.options(), secrets.clone()).await?)
+        }
+    };
     let wakeup = Wakeup::default();
     let engine = Arc::new(Engine {
         store: store.clone(),

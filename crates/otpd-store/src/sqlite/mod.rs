@@ -467,6 +467,4 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod persons_tests;
-#[cfg(test)]
 mod tests;

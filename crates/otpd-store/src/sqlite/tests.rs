@@ -1,92 +1,25 @@
-//! Store tests on a real SQLite file, driven through the core engine.
+//! SQLite-only tests: the file, its pragmas and the group-commit writer. The behaviour both
+//! backends share is tested once for both in `crate::tests`.
 
 use super::*;
-use otpd_core::clock::{Clock, FakeClock};
+use otpd_core::clock::FakeClock;
 use otpd_core::destination::{Channel, Destination, PhoneE164};
 use otpd_core::engine::{Engine, StartInput};
 use otpd_core::ports::NoDispatch;
 use otpd_core::random::SeededRandom;
 use otpd_core::service::NewService;
-use otpd_core::tenant::{Principal, Scope, Scopes};
-use otpd_core::verification::Status;
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    engine: Arc<Engine>,
-    clock: Arc<FakeClock>,
-    store: SqliteStore,
-    admin: Principal,
-}
 
 fn secrets() -> Arc<ServerSecrets> {
     Arc::new(ServerSecrets::from_master(&[5u8; 32]).unwrap())
 }
 
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("otpd.db");
-    let store = SqliteStore::open(&path, secrets()).unwrap();
-    let clock = Arc::new(FakeClock::new(Timestamp(1_800_000_000_000)));
-    let engine = Arc::new(Engine {
-        store: Arc::new(store.clone()),
-        clock: clock.clone(),
-        rng: Arc::new(SeededRandom::new(11)),
-        secrets: secrets(),
-        dispatcher: Arc::new(NoDispatch),
-    });
-    let key = engine.bootstrap().await.unwrap().unwrap();
-    let admin = engine
-        .authenticate(key.key.id.as_str(), &key.secret)
-        .await
-        .unwrap();
-    Fixture {
-        _dir: dir,
-        path,
-        engine,
-        clock,
-        store,
-        admin,
-    }
-}
-
-fn phone(s: &str) -> Destination {
-    Destination::Phone(PhoneE164::parse(s, "to").unwrap())
-}
-
-fn sms(to: &str, code: &str) -> StartInput {
-    StartInput {
-        custom_code: Some(Code::custom(code, "custom_code").unwrap()),
-        ..StartInput::new(phone(to), Channel::Sms)
-    }
-}
-
-impl Fixture {
-    async fn service(&self, f: impl FnOnce(&mut NewService)) -> Service {
-        let mut n = NewService::named("Acme");
-        n.custom_code_enabled = Some(true);
-        f(&mut n);
-        self.engine.create_service(&self.admin, n).await.unwrap()
-    }
-
-    async fn check(&self, svc: &Service, id: &VerificationId, code: &str) -> Result<CheckOutcome> {
-        self.engine
-            .check_verification(
-                &self.admin,
-                svc.id.as_str(),
-                id.as_str(),
-                Code::candidate(code, "code")?,
-            )
-            .await
-            .map(|c| c.outcome)
-    }
-}
-
 #[tokio::test]
 async fn migrations_are_recorded_and_idempotent() {
-    let f = fixture().await;
-    assert_eq!(SqliteStore::migrate_file(&f.path).unwrap(), 0);
-    let c = Connection::open(&f.path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otpd.db");
+    let _store = SqliteStore::open(&path, secrets()).unwrap();
+    assert_eq!(SqliteStore::migrate_file(&path).unwrap(), 0);
+    let c = Connection::open(&path).unwrap();
     let v: i64 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
@@ -98,35 +31,38 @@ async fn migrations_are_recorded_and_idempotent() {
 }
 
 #[tokio::test]
-async fn an_acknowledged_start_survives_reopening() {
-    let f = fixture().await;
-    let svc = f.service(|_| {}).await;
-    let started = f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "123456"))
-        .await
-        .unwrap();
-    drop(f.engine);
-    let reopened = SqliteStore::open(&f.path, secrets()).unwrap();
-    let v = reopened
-        .verification(&f.admin.tenant_id, &svc.id, &started.verification.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(v.status, Status::Pending);
-    assert_eq!(v.to.as_str(), "+14155552671");
-}
-
-#[tokio::test]
 async fn no_stored_column_holds_the_code() {
-    let f = fixture().await;
-    let svc = f.service(|_| {}).await;
-    f.engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "918273"))
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otpd.db");
+    let store = SqliteStore::open(&path, secrets()).unwrap();
+    let engine = Engine {
+        store: Arc::new(store),
+        clock: Arc::new(FakeClock::new(Timestamp(1_800_000_000_000))),
+        rng: Arc::new(SeededRandom::new(11)),
+        secrets: secrets(),
+        dispatcher: Arc::new(NoDispatch),
+    };
+    let key = engine.bootstrap().await.unwrap().unwrap();
+    let admin = engine
+        .authenticate(key.key.id.as_str(), &key.secret)
+        .await
+        .unwrap();
+    let mut n = NewService::named("Acme");
+    n.custom_code_enabled = Some(true);
+    let svc = engine.create_service(&admin, n).await.unwrap();
+    let input = StartInput {
+        custom_code: Some(Code::custom("918273", "custom_code").unwrap()),
+        ..StartInput::new(
+            Destination::Phone(PhoneE164::parse("+14155552671", "to").unwrap()),
+            Channel::Sms,
+        )
+    };
+    engine
+        .start_verification(&admin, svc.id.as_str(), input)
         .await
         .unwrap();
     // Every byte of the database and its write-ahead log.
-    for file in [f.path.clone(), f.path.with_extension("db-wal")] {
+    for file in [path.clone(), path.with_extension("db-wal")] {
         if let Ok(bytes) = std::fs::read(&file) {
             assert!(
                 !bytes.windows(6).any(|w| w == b"918273"),
@@ -138,335 +74,10 @@ async fn no_stored_column_holds_the_code() {
 }
 
 #[tokio::test]
-async fn fifty_concurrent_right_checks_approve_exactly_once() {
-    let f = fixture().await;
-    let svc = f.service(|_| {}).await;
-    let v = f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "424242"))
-        .await
-        .unwrap()
-        .verification;
-    let mut tasks = Vec::new();
-    for _ in 0..50 {
-        let (engine, admin, sid, id) = (
-            f.engine.clone(),
-            f.admin.clone(),
-            svc.id.clone(),
-            v.id.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            engine
-                .check_verification(
-                    &admin,
-                    sid.as_str(),
-                    id.as_str(),
-                    Code::candidate("424242", "code").unwrap(),
-                )
-                .await
-                .unwrap()
-                .outcome
-                .valid
-        }));
-    }
-    let mut approvals = 0;
-    for t in tasks {
-        approvals += t.await.unwrap() as usize;
-    }
-    assert_eq!(approvals, 1);
-}
-
-#[tokio::test]
-async fn concurrent_wrong_checks_are_all_counted_up_to_the_limit() {
-    let f = fixture().await;
-    let svc = f.service(|n| n.max_check_attempts = Some(7)).await;
-    let v = f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "424242"))
-        .await
-        .unwrap()
-        .verification;
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (engine, admin, sid, id) = (
-            f.engine.clone(),
-            f.admin.clone(),
-            svc.id.clone(),
-            v.id.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            engine
-                .check_verification(
-                    &admin,
-                    sid.as_str(),
-                    id.as_str(),
-                    Code::candidate("000000", "code").unwrap(),
-                )
-                .await
-                .unwrap()
-                .outcome
-        }));
-    }
-    let mut counted = 0;
-    for t in tasks {
-        let o = t.await.unwrap();
-        assert!(!o.valid);
-        counted += o.changed as usize;
-    }
-    assert_eq!(
-        counted, 7,
-        "exactly max_check_attempts guesses were counted"
-    );
-    let stored = f
-        .store
-        .verification(&f.admin.tenant_id, &svc.id, &v.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.attempts, 7);
-    assert_eq!(stored.status, Status::MaxAttemptsReached);
-    // The right code no longer helps.
-    assert!(!f.check(&svc, &v.id, "424242").await.unwrap().valid);
-}
-
-#[tokio::test]
-async fn resend_keeps_the_id_and_the_failures_and_drops_the_old_job() {
-    let f = fixture().await;
-    let svc = f.service(|_| {}).await;
-    let first = f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "111111"))
-        .await
-        .unwrap();
-    assert!(first.created);
-    assert!(
-        !f.check(&svc, &first.verification.id, "999999")
-            .await
-            .unwrap()
-            .valid
-    );
-    let again = f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "222222"))
-        .await
-        .unwrap();
-    assert!(!again.created);
-    assert_eq!(again.verification.id, first.verification.id);
-    assert_eq!(again.verification.attempts, 1);
-    assert_eq!(again.verification.send_count, 2);
-    let jobs = f.store.claim_jobs(f.clock.now(), 10, 30_000).await.unwrap();
-    assert_eq!(jobs.len(), 1, "only the newest code is delivered");
-    let opened = f
-        .engine
-        .secrets
-        .open(&jobs[0].sealed_code, f.admin.tenant_id.as_str().as_bytes())
-        .unwrap();
-    assert_eq!(opened, b"222222");
-    assert!(
-        !f.check(&svc, &first.verification.id, "111111")
-            .await
-            .unwrap()
-            .valid
-    );
-    assert!(
-        f.check(&svc, &first.verification.id, "222222")
-            .await
-            .unwrap()
-            .valid
-    );
-}
-
-#[tokio::test]
-async fn send_limit_spans_verifications_and_channels() {
-    let f = fixture().await;
-    let svc = f.service(|n| n.max_sends = Some(20)).await;
-    for _ in 0..5 {
-        f.engine
-            .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "123456"))
-            .await
-            .unwrap();
-    }
-    let mut call = sms("+14155552671", "123456");
-    call.channel = Some(Channel::Call);
-    match f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), call)
-        .await
-    {
-        Err(Error::RateLimited {
-            retry_after_secs, ..
-        }) => assert_eq!(retry_after_secs, 600),
-        other => panic!("{other:?}"),
-    }
-    // Another destination is unaffected; the window reopens with time.
-    f.engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552672", "123456"))
-        .await
-        .unwrap();
-    f.clock.advance_secs(601);
-    f.engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "123456"))
-        .await
-        .unwrap();
-}
-
-#[tokio::test]
-async fn tenants_are_isolated() {
-    let f = fixture().await;
-    let svc = f.service(|_| {}).await;
-    let v = f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "123456"))
-        .await
-        .unwrap()
-        .verification;
-    let other = f
-        .engine
-        .issue_key("other", "k", Scopes::new(vec![Scope::Admin]))
-        .await
-        .unwrap();
-    let intruder = f
-        .engine
-        .authenticate(other.key.id.as_str(), &other.secret)
-        .await
-        .unwrap();
-    let r = f
-        .engine
-        .check_verification(
-            &intruder,
-            svc.id.as_str(),
-            v.id.as_str(),
-            Code::candidate("123456", "code").unwrap(),
-        )
-        .await;
-    assert_eq!(r.unwrap_err(), Error::NotFound("verification"));
-    assert_eq!(
-        f.engine
-            .verification(&intruder, svc.id.as_str(), v.id.as_str())
-            .await
-            .unwrap_err(),
-        Error::NotFound("verification")
-    );
-    assert!(f.engine.service(&intruder, svc.id.as_str()).await.is_err());
-}
-
-#[tokio::test]
-async fn leases_expire_so_a_dead_worker_loses_no_job() {
-    let f = fixture().await;
-    let svc = f.service(|_| {}).await;
-    f.engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "123456"))
-        .await
-        .unwrap();
-    let now = f.clock.now();
-    let first = f.store.claim_jobs(now, 10, 30_000).await.unwrap();
-    assert_eq!(first.len(), 1);
-    assert!(
-        f.store
-            .claim_jobs(now, 10, 30_000)
-            .await
-            .unwrap()
-            .is_empty(),
-        "leased"
-    );
-    let later = f
-        .store
-        .claim_jobs(now.plus_millis(30_001), 10, 30_000)
-        .await
-        .unwrap();
-    assert_eq!(later.len(), 1);
-    assert_eq!(later[0].attempts, 2);
-    f.store
-        .finish_attempt(
-            later[0].id,
-            AttemptResult::Sent {
-                provider: "outbox".into(),
-                provider_ref: None,
-            },
-            now,
-        )
-        .await
-        .unwrap();
-    assert!(
-        f.store
-            .claim_jobs(now.plus_millis(90_000), 10, 30_000)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-}
-
-#[tokio::test]
-async fn a_permanent_failure_of_the_newest_job_fails_the_verification() {
-    let f = fixture().await;
-    let svc = f.service(|_| {}).await;
-    let v = f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "123456"))
-        .await
-        .unwrap()
-        .verification;
-    let job = f
-        .store
-        .claim_jobs(f.clock.now(), 1, 30_000)
-        .await
-        .unwrap()
-        .remove(0);
-    f.store
-        .finish_attempt(
-            job.id,
-            AttemptResult::Failed {
-                error: "invalid number".into(),
-            },
-            f.clock.now(),
-        )
-        .await
-        .unwrap();
-    let stored = f
-        .store
-        .verification(&f.admin.tenant_id, &svc.id, &v.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.status, Status::Failed);
-}
-
-#[tokio::test]
-async fn sweeper_expires_then_purges() {
-    let f = fixture().await;
-    let svc = f.service(|_| {}).await;
-    let v = f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "123456"))
-        .await
-        .unwrap()
-        .verification;
-    f.clock.advance_secs(601);
-    let r = f.store.sweep(f.clock.now(), 3600).await.unwrap();
-    assert_eq!(r.expired, 2, "the verification and its queued job");
-    let stored = f
-        .store
-        .verification(&f.admin.tenant_id, &svc.id, &v.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.status, Status::Expired);
-    f.clock.advance_secs(3600);
-    let r = f.store.sweep(f.clock.now(), 3600).await.unwrap();
-    assert!(r.purged >= 2, "{r:?}");
-    assert!(
-        f.store
-            .verification(&f.admin.tenant_id, &svc.id, &v.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-}
-
-#[tokio::test]
 async fn a_failing_write_does_not_spoil_its_batch() {
-    let f = fixture().await;
-    let pool = f.store.pool.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("otpd.db"), secrets()).unwrap();
+    let pool = store.pool.clone();
     let mut tasks = Vec::new();
     for i in 0..40 {
         let pool = pool.clone();
@@ -504,70 +115,3 @@ async fn a_failing_write_does_not_spoil_its_batch() {
         .unwrap();
     assert_eq!(n, 20, "only the successful writes are committed");
 }
-
-#[tokio::test]
-async fn a_callers_message_must_fit_one_segment_with_the_code() {
-    let f = fixture().await;
-    let svc = f.service(|n| n.custom_code_enabled = Some(false)).await;
-    let start = |message: String| {
-        let mut input = StartInput::new(phone("+14155552671"), Channel::Sms);
-        input.message = Some(message);
-        input
-    };
-    // GSM-7: message + " " + 6 digits = 160 septets fits, 161 does not.
-    for (message, fits) in [
-        ("a".repeat(153), true),
-        ("a".repeat(154), false),
-        (format!("{}€", "a".repeat(151)), true),
-        (format!("{}€", "a".repeat(152)), false),
-        // UCS-2: 70 units fit, 71 do not.
-        ("ж".repeat(63), true),
-        ("ж".repeat(64), false),
-    ] {
-        let r = f
-            .engine
-            .start_verification(&f.admin, svc.id.as_str(), start(message.clone()))
-            .await;
-        match (fits, r) {
-            (true, Ok(_)) => {}
-            (false, Err(Error::Invalid { field, .. })) => assert_eq!(field, "message"),
-            (fits, other) => panic!("{} chars, fits={fits}: {other:?}", message.chars().count()),
-        }
-        f.clock.advance_secs(700); // past the send-limit window
-    }
-}
-
-#[tokio::test]
-async fn overrides_and_contract_codes() {
-    let f = fixture().await;
-    let svc = f.service(|n| n.custom_code_enabled = Some(false)).await;
-    let mut input = StartInput::new(phone("+14155552671"), Channel::Sms);
-    input.custom_code = Some(Code::custom("5150", "code").unwrap());
-    assert!(matches!(
-        f.engine
-            .start_verification(&f.admin, svc.id.as_str(), input.clone())
-            .await,
-        Err(Error::Invalid { .. })
-    ));
-    input.custom_code_by_contract = true;
-    input.policy.ttl_seconds = Some(30);
-    input.policy.max_attempts = Some(2);
-    let v = f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), input)
-        .await
-        .unwrap()
-        .verification;
-    assert_eq!(v.expires_at, f.clock.now().plus_secs(30));
-    assert_eq!(v.max_attempts, 2);
-    assert!(f.check(&svc, &v.id, "5150").await.unwrap().valid);
-
-    let mut bad = StartInput::new(phone("+14155552672"), Channel::Sms);
-    bad.policy.code_length = Some(21);
-    assert!(matches!(
-        f.engine.start_verification(&f.admin, svc.id.as_str(), bad).await,
-        Err(Error::Invalid { field, .. }) if field == "code_length"
-    ));
-}
-
-mod subject;

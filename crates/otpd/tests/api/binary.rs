@@ -1,5 +1,6 @@
 //! Tests of the real `otpd` binary: crash safety, log hygiene, the CLI, configuration errors.
 
+use otpd_store::testing::{Backend, TestDatabase};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -8,13 +9,48 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpd");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_otpd");
 
-struct Server {
-    child: Child,
-    base: String,
-    stdout: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<Vec<String>>>,
+/// Where a server's data lives: a data directory (the key file, and the SQLite database) and,
+/// when the run uses PostgreSQL (`TEST_DATABASE`), a fresh database of its own.
+pub(crate) struct Place {
+    dir: tempfile::TempDir,
+    pub(crate) pg: Option<TestDatabase>,
+}
+
+impl Place {
+    pub(crate) async fn new() -> Place {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = match Backend::from_env() {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(TestDatabase::create().await),
+        };
+        Place { dir, pg }
+    }
+
+    /// A data directory of its own on `db`: another node of the same deployment.
+    pub(crate) fn node_on(db: &TestDatabase) -> (tempfile::TempDir, Vec<(String, String)>) {
+        let dir = tempfile::tempdir().unwrap();
+        (dir, vec![("OTPD_DATABASE_URL".into(), db.url.clone())])
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
+        match &self.pg {
+            Some(db) => vec![("OTPD_DATABASE_URL".into(), db.url.clone())],
+            None => Vec::new(),
+        }
+    }
+}
+
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) stdout: Arc<Mutex<Vec<String>>>,
+    pub(crate) stderr: Arc<Mutex<Vec<String>>>,
 }
 
 fn collect(
@@ -32,11 +68,22 @@ fn collect(
     });
 }
 
-fn spawn_server(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+fn spawn_server(place: &Place, env: &[(&str, &str)]) -> Server {
+    spawn_server_in(place.path(), &place.env(), env)
+}
+
+/// Starts `otpd serve` on a free port with `data_dir`, the database env `db` and `env`.
+pub(crate) fn spawn_server_in(
+    data_dir: &Path,
+    db: &[(String, String)],
+    env: &[(&str, &str)],
+) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env_remove("RUST_LOG")
+        .env_remove("OTPD_DATABASE_URL")
+        .envs(db.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -59,7 +106,7 @@ fn spawn_server(data_dir: &Path, env: &[(&str, &str)]) -> Server {
 }
 
 impl Server {
-    fn bootstrap_key(&self) -> (String, String) {
+    pub(crate) fn bootstrap_key(&self) -> (String, String) {
         // stdout and stderr are read by separate threads: the key line may trail the
         // listening line by a moment.
         let mut line = None;
@@ -86,7 +133,12 @@ impl Server {
         )
     }
 
-    async fn post(&self, key: &(String, String), path: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn post(
+        &self,
+        key: &(String, String),
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
         Client::new()
             .post(format!("{}{path}", self.base))
             .basic_auth(&key.0, Some(&key.1))
@@ -96,7 +148,7 @@ impl Server {
             .unwrap()
     }
 
-    async fn get(&self, key: &(String, String), path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, key: &(String, String), path: &str) -> reqwest::Response {
         Client::new()
             .get(format!("{}{path}", self.base))
             .basic_auth(&key.0, Some(&key.1))
@@ -105,12 +157,12 @@ impl Server {
             .unwrap()
     }
 
-    fn kill9(mut self) {
+    pub(crate) fn kill9(mut self) {
         self.child.kill().unwrap(); // SIGKILL on Unix
         self.child.wait().unwrap();
     }
 
-    fn terminate(mut self) -> Vec<String> {
+    pub(crate) fn terminate(mut self) -> Vec<String> {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
@@ -123,10 +175,10 @@ impl Server {
 
 #[tokio::test]
 async fn kill_9_right_after_acknowledged_creates_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Place::new().await;
     // A short lease, so jobs a killed worker held are retried within the test's patience.
     let env = [("OTPD_DELIVERY__LEASE_SECONDS", "5")];
-    let server = spawn_server(dir.path(), &env);
+    let server = spawn_server(&dir, &env);
     let key = server.bootstrap_key();
     let r = server
         .post(
@@ -158,7 +210,7 @@ async fn kill_9_right_after_acknowledged_creates_loses_nothing() {
     }
     server.kill9();
 
-    let server = spawn_server(dir.path(), &env);
+    let server = spawn_server(&dir, &env);
     assert!(
         server.stdout.lock().unwrap().is_empty(),
         "the bootstrap key is printed only once"
@@ -194,8 +246,8 @@ async fn kill_9_right_after_acknowledged_creates_loses_nothing() {
 
 #[tokio::test]
 async fn no_code_secret_or_full_number_in_logs_at_trace_level() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = spawn_server(dir.path(), &[("RUST_LOG", "trace")]);
+    let dir = Place::new().await;
+    let server = spawn_server(&dir, &[("RUST_LOG", "trace")]);
     let key = server.bootstrap_key();
     let r = server
         .post(
@@ -272,12 +324,14 @@ async fn no_code_secret_or_full_number_in_logs_at_trace_level() {
     }
 }
 
-fn otpd(args: &[&str], dir: &Path) -> (bool, String, String) {
+fn otpd(args: &[&str], place: &Place) -> (bool, String, String) {
     let out = Command::new(BIN)
         .args(args)
         .arg("--data-dir")
-        .arg(dir)
+        .arg(place.path())
         .env_remove("RUST_LOG")
+        .env_remove("OTPD_DATABASE_URL")
+        .envs(place.env())
         .output()
         .unwrap();
     (
@@ -289,10 +343,10 @@ fn otpd(args: &[&str], dir: &Path) -> (bool, String, String) {
 
 #[tokio::test]
 async fn cli_keys_and_services_work_beside_a_running_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = otpd(&["migrate"], dir.path());
+    let dir = Place::new().await;
+    let (ok, _, err) = otpd(&["migrate"], &dir);
     assert!(ok, "{err}");
-    let server = spawn_server(dir.path(), &[]);
+    let server = spawn_server(&dir, &[]);
     let (ok, out, err) = otpd(
         &[
             "keys",
@@ -304,7 +358,7 @@ async fn cli_keys_and_services_work_beside_a_running_server() {
             "--tenant",
             "acme",
         ],
-        dir.path(),
+        &dir,
     );
     assert!(ok, "{err}");
     let k: Value = serde_json::from_str(out.trim()).unwrap();
@@ -325,7 +379,7 @@ async fn cli_keys_and_services_work_beside_a_running_server() {
             "--code-length",
             "8",
         ],
-        dir.path(),
+        &dir,
     );
     assert!(ok, "{err}");
     let s: Value = serde_json::from_str(out.trim()).unwrap();
@@ -336,16 +390,16 @@ async fn cli_keys_and_services_work_beside_a_running_server() {
         s["id"]
     );
 
-    let (ok, out, _) = otpd(&["keys", "list", "--tenant", "acme"], dir.path());
+    let (ok, out, _) = otpd(&["keys", "list", "--tenant", "acme"], &dir);
     assert!(ok);
     assert!(
         out.contains(&key.0) && !out.contains(&key.1),
         "lists ids, never secrets"
     );
-    let (ok, out, _) = otpd(&["services", "list", "--tenant", "acme"], dir.path());
+    let (ok, out, _) = otpd(&["services", "list", "--tenant", "acme"], &dir);
     assert!(ok && out.contains("Shop"));
 
-    let (ok, _, err) = otpd(&["keys", "revoke", &key.0], dir.path());
+    let (ok, _, err) = otpd(&["keys", "revoke", &key.0], &dir);
     assert!(ok, "{err}");
     let r = server.get(&key, "/v1/services").await;
     assert_eq!(
@@ -353,7 +407,7 @@ async fn cli_keys_and_services_work_beside_a_running_server() {
         StatusCode::UNAUTHORIZED,
         "revocation takes effect at once"
     );
-    let (ok, _, err) = otpd(&["keys", "create", "--scopes", "root"], dir.path());
+    let (ok, _, err) = otpd(&["keys", "create", "--scopes", "root"], &dir);
     assert!(!ok && err.contains("scopes"), "{err}");
     server.terminate();
 }
@@ -383,9 +437,23 @@ fn configuration_errors_name_the_key_and_stop_the_start() {
             "colour",
         ),
         (
-            "database_url = \"postgres://localhost/otpd\"\n",
+            "database_url = \"postgres://localhost:notaport/otpd\"\n",
             "database_url",
         ),
+        (
+            "database_url = \"mysql://localhost/otpd\"\n",
+            "database_url",
+        ),
+        (
+            "database_url = \"postgres://otpd:pw@127.0.0.1:5432/otpd?sslmode=require\"\n",
+            "sslmode",
+        ),
+        ("[postgres]\npool_size = 0\n", "postgres.pool_size"),
+        (
+            "[postgres]\nconnect_timeout_ms = 5\n",
+            "postgres.connect_timeout_ms",
+        ),
+        ("[postgres]\nidle = 3\n", "idle"),
     ];
     for (toml, key) in cases {
         let file = dir.path().join("otpd.toml");
@@ -400,6 +468,10 @@ fn configuration_errors_name_the_key_and_stop_the_start() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{toml} was accepted");
         assert!(err.contains(key), "{toml}: {err}");
+        assert!(
+            !err.contains("pw@"),
+            "the database password stays out of messages: {err}"
+        );
     }
     let out = Command::new(BIN)
         .args(["serve", "--data-dir"])

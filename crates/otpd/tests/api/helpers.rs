@@ -5,6 +5,7 @@ use otpd::wiring::build_with_clock;
 use otpd_api::AppState;
 use otpd_core::clock::{FakeClock, Timestamp};
 use otpd_delivery::{Worker, WorkerConfig};
+use otpd_store::testing::{Backend, TestDatabase};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -18,8 +19,30 @@ pub struct TestApp {
     pub admin: (String, String),
     pub clock: Arc<FakeClock>,
     pub db: PathBuf,
+    /// The configuration the app was built from (its database, its key file).
+    pub config: Config,
     worker: Arc<Worker>,
+    /// Dropped after the app's fields above: the PostgreSQL database, when the run uses one.
+    pg: Option<TestDatabase>,
     _dir: tempfile::TempDir,
+}
+
+/// The store this test run uses (`TEST_DATABASE`): SQLite in `dir`, or a fresh PostgreSQL
+/// database (returned, so it lives as long as the test).
+pub async fn test_config(dir: &std::path::Path) -> (Config, Option<TestDatabase>) {
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    let pg = match Backend::from_env() {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let db = TestDatabase::create().await;
+            config.database_url = Some(db.url.clone());
+            Some(db)
+        }
+    };
+    (config, pg)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -29,13 +52,10 @@ pub async fn spawn_app() -> TestApp {
 /// As `spawn_app`, with the configuration changed by `configure` (providers, routes ...).
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config {
-        data_dir: dir.path().to_owned(),
-        ..Config::default()
-    };
+    let (mut config, pg) = test_config(dir.path()).await;
     configure(&mut config);
     let clock = Arc::new(FakeClock::new(Timestamp(1_900_000_000_000)));
-    let app = build_with_clock(&config, clock.clone()).unwrap();
+    let app = build_with_clock(&config, clock.clone()).await.unwrap();
     let key = app.engine.bootstrap().await.unwrap().unwrap();
     let worker = Arc::new(Worker {
         store: app.engine.store.clone(),
@@ -66,7 +86,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         admin: (key.key.id.to_string(), key.secret),
         clock,
         db: dir.path().join("otpd.db"),
+        config,
         worker,
+        pg,
         _dir: dir,
     }
 }
@@ -159,6 +181,9 @@ impl TestApp {
 
     /// Row counts of every table, to prove a rejected request wrote nothing.
     pub fn row_counts(&self) -> Vec<(String, i64)> {
+        if let Some(db) = &self.pg {
+            return pg_row_counts(&db.url);
+        }
         let c = rusqlite::Connection::open(&self.db).unwrap();
         let tables: Vec<String> = c
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -178,13 +203,49 @@ impl TestApp {
             .collect()
     }
 
+    /// The number a `SELECT COUNT(*) ...` statement (portable SQL) answers, on either backend.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.query_text(sql)[0][0].parse().unwrap()
+    }
+
+    /// The rows of a query (portable SQL), every value as text (NULL as ""), on either backend.
+    pub fn query_text(&self, sql: &str) -> Vec<Vec<String>> {
+        if let Some(db) = &self.pg {
+            return pg_text(&db.url, sql);
+        }
+        let c = rusqlite::Connection::open(&self.db).unwrap();
+        let mut s = c.prepare(sql).unwrap();
+        let n = s.column_count();
+        s.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get::<_, rusqlite::types::Value>(i)? {
+                        rusqlite::types::Value::Null => String::new(),
+                        rusqlite::types::Value::Integer(x) => x.to_string(),
+                        rusqlite::types::Value::Real(x) => x.to_string(),
+                        rusqlite::types::Value::Text(x) => x,
+                        rusqlite::types::Value::Blob(x) => format!("{x:?}"),
+                    })
+                })
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+    }
+
+    /// Environment that points an `otpd` command at this app's database.
+    pub fn db_env(&self) -> Vec<(String, String)> {
+        match &self.pg {
+            Some(db) => vec![("OTPD_DATABASE_URL".into(), db.url.clone())],
+            None => Vec::new(),
+        }
+    }
+
     /// A key issued straight into the database, as `otpd keys create` does.
     pub async fn new_key(&self, tenant: &str, scopes: &str) -> (String, String) {
-        let config = Config {
-            data_dir: self.db.parent().unwrap().to_owned(),
-            ..Config::default()
-        };
-        let engine = build_with_clock(&config, self.clock.clone())
+        let engine = build_with_clock(&self.config, self.clock.clone())
+            .await
             .unwrap()
             .engine;
         let issued = engine
@@ -197,6 +258,99 @@ impl TestApp {
             .unwrap();
         (issued.key.id.to_string(), issued.secret)
     }
+}
+
+/// `row_counts` on PostgreSQL.
+fn pg_row_counts(url: &str) -> Vec<(String, i64)> {
+    let tables = pg_tables(url);
+    let counts = pg_blocking(
+        url,
+        tables
+            .iter()
+            .map(|t| format!("SELECT COUNT(*) FROM \"{t}\""))
+            .collect(),
+    );
+    tables.into_iter().zip(counts).collect()
+}
+
+fn pg_tables(url: &str) -> Vec<String> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        runtime().block_on(async {
+            let c = pg_client(&url).await;
+            c.query(
+                "SELECT table_name::text FROM information_schema.tables
+                 WHERE table_schema = 'public' AND table_name <> 'otpd_schema_migrations'
+                 ORDER BY table_name",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// Runs `SELECT COUNT(*)` statements on a thread of its own, so sync callers inside the async
+/// tests need not change.
+fn pg_blocking(url: &str, counts: Vec<String>) -> Vec<i64> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        runtime().block_on(async {
+            let c = pg_client(&url).await;
+            let mut out = Vec::new();
+            for sql in counts {
+                out.push(c.query_one(&sql, &[]).await.unwrap().get(0));
+            }
+            out
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// One query over the simple protocol (every value comes back as text), on its own thread.
+fn pg_text(url: &str, sql: &str) -> Vec<Vec<String>> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        runtime().block_on(async {
+            let c = pg_client(&url).await;
+            c.simple_query(&sql)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                        (0..r.len())
+                            .map(|i| r.get(i).unwrap_or("").to_owned())
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect()
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn pg_client(url: &str) -> tokio_postgres::Client {
+    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c
 }
 
 pub async fn error_of(r: Response) -> (StatusCode, Value) {

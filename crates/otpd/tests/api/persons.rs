@@ -1,6 +1,6 @@
 //! `/v1/persons` and `otpd persons import`.
 
-use crate::helpers::{error_of, spawn_app};
+use crate::helpers::{TestApp, error_of, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::process::Command;
@@ -185,10 +185,7 @@ async fn passwords_follow_the_policy() {
         "{e}"
     );
     // The database holds an argon2id hash, never the password.
-    let c = rusqlite::Connection::open(&app.db).unwrap();
-    let h: String = c
-        .query_row("SELECT password_hash FROM persons", [], |r| r.get(0))
-        .unwrap();
+    let h = app.query_text("SELECT password_hash FROM persons")[0][0].clone();
     assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
     let (status, _) = error_of(
         app.post(
@@ -201,7 +198,8 @@ async fn passwords_follow_the_policy() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-fn import(dir: &std::path::Path, name: &str, content: &str) -> (bool, Value, String) {
+fn import(app: &TestApp, name: &str, content: &str) -> (bool, Value, String) {
+    let dir = app.db.parent().unwrap();
     let file = dir.join(name);
     std::fs::write(&file, content).unwrap();
     let out = Command::new(BIN)
@@ -210,6 +208,8 @@ fn import(dir: &std::path::Path, name: &str, content: &str) -> (bool, Value, Str
         .arg("--data-dir")
         .arg(dir)
         .env_remove("RUST_LOG")
+        .env_remove("OTPD_DATABASE_URL")
+        .envs(app.db_env())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -226,14 +226,13 @@ async fn import_reports_every_bad_row_and_imports_nothing_until_all_are_good() {
     let app = spawn_app().await;
     app.post("/v1/persons", json!({"email": "taken@example.com"}))
         .await;
-    let dir = app.db.parent().unwrap().to_owned();
     let csv = "email,phone,language,name\n\
                a@example.com,+31 6 1234 5678,nl,Anna\n\
                not-an-email,,,\n\
                b@example.com,,xx!,\n\
                a@example.com,,,\n\
                TAKEN@example.com,,,\n";
-    let (ok, report, _) = import(&dir, "people.csv", csv);
+    let (ok, report, _) = import(&app, "people.csv", csv);
     assert!(!ok);
     assert_eq!(report["imported"], 0);
     let got: Vec<(u64, String)> = report["errors"]
@@ -256,28 +255,23 @@ async fn import_reports_every_bad_row_and_imports_nothing_until_all_are_good() {
             (6, "email".into())
         ]
     );
-    let count = || {
-        rusqlite::Connection::open(&app.db)
-            .unwrap()
-            .query_row("SELECT COUNT(*) FROM persons", [], |r| r.get::<_, i64>(0))
-            .unwrap()
-    };
+    let count = || app.count("SELECT COUNT(*) FROM persons");
     assert_eq!(count(), 1, "nothing half-imported");
 
     let good =
         "email,phone,language,name\na@example.com,+31 6 1234 5678,nl,Anna\nb@example.com,,de,\n";
-    let (ok, report, err) = import(&dir, "people.csv", good);
+    let (ok, report, err) = import(&app, "people.csv", good);
     assert!(ok, "{err}");
     assert_eq!(report["imported"], 2);
     assert_eq!(count(), 3);
 
     let jsonl = "{\"id\":\"3f2504e0-4f89-11d3-9a0c-0305e82c3301\",\"phone\":\"0031612345679\"}\n\n{\"email\":\"c@example.com\",\"fax\":1}\n";
-    let (ok, report, _) = import(&dir, "people.jsonl", jsonl);
+    let (ok, report, _) = import(&app, "people.jsonl", jsonl);
     assert!(!ok);
     assert_eq!(report["errors"][0]["line"], 3);
     assert_eq!(report["errors"][0]["field"], "fax");
     assert_eq!(count(), 3);
-    let (ok, report, err) = import(&dir, "people.jsonl", &jsonl[..jsonl.find('\n').unwrap()]);
+    let (ok, report, err) = import(&app, "people.jsonl", &jsonl[..jsonl.find('\n').unwrap()]);
     assert!(ok, "{err}");
     assert_eq!(report["imported"], 1);
     let p: Value = app

@@ -2,7 +2,6 @@
 //! OtpExpirationPeriod, verify outcomes and IsSync.
 
 use super::*;
-use otpd::config::Config;
 use otpd::wiring::build_with_clock;
 use otpd_delivery::{Routes, Worker, WorkerConfig};
 use std::sync::Arc;
@@ -208,14 +207,7 @@ async fn is_sync_false_answers_at_once_with_the_sms_queued() {
     let app = spawn_app().await;
     let (_, v) = create(&app, body(json!({"IsSync": false}))).await;
     assert_eq!(v["Code"], 1000);
-    let queued: i64 = rusqlite::Connection::open(&app.db)
-        .unwrap()
-        .query_row(
-            "SELECT COUNT(*) FROM outbox_jobs WHERE status = 'queued'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let queued = app.count("SELECT COUNT(*) FROM outbox_jobs WHERE status = 'queued'");
     assert_eq!(queued, 1);
 }
 
@@ -223,11 +215,9 @@ async fn is_sync_false_answers_at_once_with_the_sms_queued() {
 async fn is_sync_reports_a_refused_sms_and_a_provider_that_never_answers() {
     let app = spawn_app().await;
     // A second worker on the same database with no provider routed: every SMS fails.
-    let config = Config {
-        data_dir: app.db.parent().unwrap().to_owned(),
-        ..Config::default()
-    };
-    let other = build_with_clock(&config, app.clock.clone()).unwrap();
+    let other = build_with_clock(&app.config, app.clock.clone())
+        .await
+        .unwrap();
     let failing = Arc::new(Worker {
         store: other.engine.store.clone(),
         clock: app.clock.clone(),

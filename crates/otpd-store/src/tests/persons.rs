@@ -1,6 +1,6 @@
-//! The persons adapter on a real SQLite file.
+//! The persons adapter, on the backend of this test run.
 
-use super::super::SqliteStore;
+use super::Place;
 use otpd_core::Error;
 use otpd_core::clock::Timestamp;
 use otpd_core::destination::Email;
@@ -8,16 +8,14 @@ use otpd_core::ids::TenantId;
 use otpd_core::password::{self, PasswordRecord};
 use otpd_core::person::{Person, PersonId};
 use otpd_core::ports::Store;
-use otpd_core::secrets::ServerSecrets;
 use otpd_core::tenant::Tenant;
 use std::sync::Arc;
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
 
-async fn store() -> (tempfile::TempDir, SqliteStore, TenantId) {
-    let dir = tempfile::tempdir().unwrap();
-    let secrets = Arc::new(ServerSecrets::from_master(&[7u8; 32]).unwrap());
-    let s = SqliteStore::open(&dir.path().join("otpd.db"), secrets).unwrap();
+async fn store() -> (Place, Arc<dyn Store>, TenantId) {
+    let place = Place::new().await;
+    let s = place.open().await;
     let t = TenantId::from_trusted("TN0123456789abcdef0123456789abcdef".into());
     s.create_tenant(Tenant {
         id: t.clone(),
@@ -26,7 +24,7 @@ async fn store() -> (tempfile::TempDir, SqliteStore, TenantId) {
     })
     .await
     .unwrap();
-    (dir, s, t)
+    (place, s, t)
 }
 
 fn person(t: &TenantId, id: &str, email: &str) -> Person {
