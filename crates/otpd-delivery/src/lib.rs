@@ -6,6 +6,7 @@ pub mod provider;
 pub mod registry;
 pub mod routes;
 pub mod secret;
+pub mod smtp;
 pub mod twilio;
 pub mod webhook;
 pub mod worker;

@@ -2,13 +2,14 @@
 //! keys refused). Building never touches the network: sessions open on first use.
 
 use crate::provider::Provider;
+use crate::smtp::{SmtpProvider, SmtpSettings};
 use crate::twilio::{TwilioProvider, TwilioSettings};
 use crate::webhook::{WebhookProvider, WebhookSettings};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 /// The kinds this build of otpd has, for error messages.
-pub const KINDS: &[&str] = &["outbox", "twilio", "webhook"];
+pub const KINDS: &[&str] = &["outbox", "twilio", "webhook", "smtp"];
 
 /// A built provider and what the rest of otpd needs to know about it.
 pub struct Built {
@@ -46,6 +47,13 @@ pub fn build(
             let s: WebhookSettings = settings(settings_json)?;
             Ok(Some(Built {
                 provider: Arc::new(WebhookProvider::new(name, &s)?),
+                twilio_hook: None,
+            }))
+        }
+        "smtp" => {
+            let s: SmtpSettings = settings(settings_json)?;
+            Ok(Some(Built {
+                provider: Arc::new(SmtpProvider::new(name, &s)?),
                 twilio_hook: None,
             }))
         }
