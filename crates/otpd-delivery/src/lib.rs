@@ -1,5 +1,6 @@
 //! Delivery: the outbox worker and the providers it sends through.
 
+pub mod breaker;
 mod http;
 pub mod outbox;
 pub mod provider;

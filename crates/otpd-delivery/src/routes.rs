@@ -1,5 +1,6 @@
-//! Which providers carry which channel, in failover order.
+//! Which providers carry which channel, in failover order, and each provider's breaker.
 
+use crate::breaker::{Breaker, BreakerConfig};
 use crate::provider::Provider;
 use otpd_core::destination::Channel;
 use std::collections::HashMap;
@@ -8,6 +9,8 @@ use std::sync::Arc;
 #[derive(Clone, Default)]
 pub struct Routes {
     by_channel: HashMap<Channel, Vec<Arc<dyn Provider>>>,
+    breaker_config: BreakerConfig,
+    breakers: HashMap<String, Arc<Breaker>>,
 }
 
 impl Routes {
@@ -22,14 +25,42 @@ impl Routes {
                 ));
             }
         }
-        Ok(Routes { by_channel: order })
+        Ok(Routes::from_map(order))
+    }
+
+    fn from_map(by_channel: HashMap<Channel, Vec<Arc<dyn Provider>>>) -> Routes {
+        let mut r = Routes {
+            by_channel,
+            ..Routes::default()
+        };
+        r.make_breakers();
+        r
+    }
+
+    fn make_breakers(&mut self) {
+        self.breakers = self
+            .by_channel
+            .values()
+            .flatten()
+            .map(|p| {
+                (
+                    p.name().to_owned(),
+                    Arc::new(Breaker::new(self.breaker_config)),
+                )
+            })
+            .collect();
+    }
+
+    /// Sets how many transient failures in a row open a provider's circuit, and for how long.
+    pub fn with_breaker(mut self, config: BreakerConfig) -> Routes {
+        self.breaker_config = config;
+        self.make_breakers();
+        self
     }
 
     /// Every channel through one provider (the development default).
     pub fn all_through(p: Arc<dyn Provider>) -> Routes {
-        Routes {
-            by_channel: Channel::ALL.iter().map(|c| (*c, vec![p.clone()])).collect(),
-        }
+        Routes::from_map(Channel::ALL.iter().map(|c| (*c, vec![p.clone()])).collect())
     }
 
     pub fn for_channel(&self, channel: Channel) -> &[Arc<dyn Provider>] {
@@ -37,6 +68,10 @@ impl Routes {
             .get(&channel)
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    pub fn breaker(&self, provider: &str) -> Option<&Arc<Breaker>> {
+        self.breakers.get(provider)
     }
 
     pub fn uses(&self, name: &str) -> bool {

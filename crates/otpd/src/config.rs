@@ -57,6 +57,10 @@ pub struct DeliveryConfig {
     pub max_attempts: u32,
     /// Seconds a claimed job stays with its worker before another may retry it.
     pub lease_seconds: u64,
+    /// Transient failures in a row that open a provider's circuit (it is then skipped).
+    pub breaker_threshold: u32,
+    /// How long an open circuit skips its provider before one probe is let through.
+    pub breaker_cooldown_seconds: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -66,6 +70,8 @@ impl Default for DeliveryConfig {
             batch: 64,
             max_attempts: 8,
             lease_seconds: 30,
+            breaker_threshold: 5,
+            breaker_cooldown_seconds: 30,
         }
     }
 }
@@ -184,6 +190,11 @@ impl Config {
         if self.delivery.lease_seconds < 5 {
             return Err(ConfigError(
                 "delivery.lease_seconds must be at least 5".into(),
+            ));
+        }
+        if self.delivery.breaker_threshold == 0 {
+            return Err(ConfigError(
+                "delivery.breaker_threshold must be at least 1".into(),
             ));
         }
         if self.sweeper.interval_seconds == 0 {

@@ -120,6 +120,10 @@ pub fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<App, S
         }
         Routes::new(order).map_err(ConfigError)?
     };
+    let routes = routes.with_breaker(otpd_delivery::breaker::BreakerConfig {
+        threshold: config.delivery.breaker_threshold,
+        cooldown: std::time::Duration::from_secs(config.delivery.breaker_cooldown_seconds),
+    });
     let outbox_enabled = routes.uses(outbox::NAME);
     Ok(App {
         engine,
