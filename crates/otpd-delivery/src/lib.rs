@@ -7,6 +7,7 @@ pub mod provider;
 pub mod registry;
 pub mod routes;
 pub mod secret;
+pub mod smpp;
 pub mod smtp;
 pub mod twilio;
 pub mod webhook;

@@ -62,6 +62,10 @@ pub fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<App, S
     let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
     providers.insert(outbox::NAME.to_owned(), outbox.clone());
     let mut twilio_hooks = TwilioHooks::default();
+    let deps = otpd_delivery::registry::Deps {
+        store: store.clone(),
+        clock: engine.clock.clone(),
+    };
     for (i, p) in config.providers.iter().enumerate() {
         if !otpd_delivery::registry::KINDS.contains(&p.kind.as_str()) {
             return Err(ConfigError(format!(
@@ -74,7 +78,7 @@ pub fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<App, S
         let what = || format!("providers[{i}] ({:?}, kind {:?})", p.name, p.kind);
         let settings = serde_json::to_value(&p.settings)
             .map_err(|e| ConfigError(format!("{}: {e}", what())))?;
-        let built = otpd_delivery::registry::build(&p.name, &p.kind, settings)
+        let built = otpd_delivery::registry::build(&p.name, &p.kind, settings, &deps)
             .map_err(|e| ConfigError(format!("{}: {e}", what())))?;
         let provider: Arc<dyn Provider> = match built {
             None => outbox.clone(),

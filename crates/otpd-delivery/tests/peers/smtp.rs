@@ -60,7 +60,7 @@ async fn sink(extra: &[&str], tls: bool) -> Option<Sink> {
     }
     let out = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = Command::new(py.unwrap())
+    let child = grouped(py.unwrap())
         .arg(peers_dir().join("smtp/smtp_sink.py"))
         .args(["--port", &port.to_string(), "--out"])
         .arg(out.path())
