@@ -8,11 +8,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_otpd");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_otpd");
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
 }
@@ -32,7 +32,7 @@ fn collect(
     });
 }
 
-fn spawn_server(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+pub(crate) fn spawn_server(data_dir: &Path, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
@@ -59,7 +59,7 @@ fn spawn_server(data_dir: &Path, env: &[(&str, &str)]) -> Server {
 }
 
 impl Server {
-    fn bootstrap_key(&self) -> (String, String) {
+    pub(crate) fn bootstrap_key(&self) -> (String, String) {
         // stdout and stderr are read by separate threads: the key line may trail the
         // listening line by a moment.
         let mut line = None;
@@ -86,7 +86,12 @@ impl Server {
         )
     }
 
-    async fn post(&self, key: &(String, String), path: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn post(
+        &self,
+        key: &(String, String),
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
         Client::new()
             .post(format!("{}{path}", self.base))
             .basic_auth(&key.0, Some(&key.1))
@@ -96,7 +101,7 @@ impl Server {
             .unwrap()
     }
 
-    async fn get(&self, key: &(String, String), path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, key: &(String, String), path: &str) -> reqwest::Response {
         Client::new()
             .get(format!("{}{path}", self.base))
             .basic_auth(&key.0, Some(&key.1))
@@ -105,12 +110,12 @@ impl Server {
             .unwrap()
     }
 
-    fn kill9(mut self) {
+    pub(crate) fn kill9(mut self) {
         self.child.kill().unwrap(); // SIGKILL on Unix
         self.child.wait().unwrap();
     }
 
-    fn terminate(mut self) -> Vec<String> {
+    pub(crate) fn terminate(mut self) -> Vec<String> {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())

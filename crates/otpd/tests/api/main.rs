@@ -5,6 +5,7 @@
 mod bad_input;
 mod binary;
 mod concurrency;
+mod crash_delivery;
 mod delivery_status;
 mod exigo;
 mod flow;
