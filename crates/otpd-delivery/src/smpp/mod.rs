@@ -229,3 +229,6 @@ impl Provider for SmppProvider {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
