@@ -74,6 +74,16 @@ impl Routes {
         self.breakers.get(provider)
     }
 
+    /// Closes every routed provider once (at shutdown).
+    pub async fn close(&self) {
+        let mut seen = std::collections::HashSet::new();
+        for p in self.by_channel.values().flatten() {
+            if seen.insert(p.name().to_owned()) {
+                p.close().await;
+            }
+        }
+    }
+
     pub fn uses(&self, name: &str) -> bool {
         self.by_channel.values().flatten().any(|p| p.name() == name)
     }

@@ -18,9 +18,10 @@ use rusmpp::types::OctetString;
 use rusmpp::values::{DataCoding, Npi, RegisteredDelivery, Ton};
 use serde::Deserialize;
 use session::{SessionConfig, Submit};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 /// `[[providers]]` settings of `kind = "smpp"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -95,8 +96,14 @@ pub struct SmppProvider {
     settings: SmppSettings,
     password: String,
     receipts: Receipts,
-    session: OnceLock<mpsc::Sender<Submit>>,
-    start: Mutex<()>,
+    session: Mutex<Session>,
+}
+
+#[derive(Default)]
+struct Session {
+    queue: Option<mpsc::Sender<Submit>>,
+    task: Option<JoinHandle<()>>,
+    closed: bool,
 }
 
 impl SmppProvider {
@@ -138,38 +145,39 @@ impl SmppProvider {
                 provider: name.to_owned(),
                 ..receipts
             },
-            session: OnceLock::new(),
-            start: Mutex::new(()),
+            session: Mutex::new(Session::default()),
         })
     }
 
     /// The session task's queue, starting the task on first use.
-    fn session(&self) -> mpsc::Sender<Submit> {
-        if let Some(tx) = self.session.get() {
-            return tx.clone();
+    fn session(&self) -> Result<mpsc::Sender<Submit>, ProviderError> {
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        if session.closed {
+            return Err(ProviderError::Transient(
+                "the SMPP provider is shutting down".into(),
+            ));
         }
-        let _guard = self.start.lock().unwrap_or_else(|p| p.into_inner());
-        self.session
-            .get_or_init(|| {
-                let s = &self.settings;
-                let (tx, rx) = mpsc::channel(1024);
-                let cfg = SessionConfig {
-                    provider: self.name.clone(),
-                    host: s.host.clone(),
-                    port: s.port,
-                    system_id: s.system_id.clone(),
-                    password: self.password.clone(),
-                    system_type: s.system_type.clone(),
-                    window: s.window,
-                    enquire_link: Duration::from_secs(s.enquire_link_seconds),
-                    connect_timeout: Duration::from_secs(s.submit_timeout_seconds.min(10)),
-                    reconnect_max: Duration::from_secs(s.reconnect_max_seconds),
-                    throttle_pause: Duration::from_millis(s.throttle_pause_ms),
-                };
-                tokio::spawn(session::run(cfg, rx, self.receipts.clone()));
-                tx
-            })
-            .clone()
+        if let Some(tx) = &session.queue {
+            return Ok(tx.clone());
+        }
+        let s = &self.settings;
+        let (tx, rx) = mpsc::channel(1024);
+        let cfg = SessionConfig {
+            provider: self.name.clone(),
+            host: s.host.clone(),
+            port: s.port,
+            system_id: s.system_id.clone(),
+            password: self.password.clone(),
+            system_type: s.system_type.clone(),
+            window: s.window,
+            enquire_link: Duration::from_secs(s.enquire_link_seconds),
+            connect_timeout: Duration::from_secs(s.submit_timeout_seconds.min(10)),
+            reconnect_max: Duration::from_secs(s.reconnect_max_seconds),
+            throttle_pause: Duration::from_millis(s.throttle_pause_ms),
+        };
+        session.task = Some(tokio::spawn(session::run(cfg, rx, self.receipts.clone())));
+        session.queue = Some(tx.clone());
+        Ok(tx)
     }
 
     fn submit_sm(&self, to: &str, from: &str, text: &str) -> Result<SubmitSm, ProviderError> {
@@ -215,7 +223,7 @@ impl Provider for SmppProvider {
         let from = msg.sender.as_deref().unwrap_or(&self.settings.source_addr);
         let pdu = self.submit_sm(&msg.to, from, text)?;
         let (reply, answer) = oneshot::channel();
-        self.session()
+        self.session()?
             .send(Submit { pdu, reply })
             .await
             .map_err(|_| ProviderError::Transient("the SMPP session has stopped".into()))?;
@@ -227,6 +235,19 @@ impl Provider for SmppProvider {
         Ok(SendReceipt {
             provider_ref: Some(message_id),
         })
+    }
+
+    /// Drops the queue, so the session unbinds, and waits (a little) for it to finish.
+    async fn close(&self) {
+        let task = {
+            let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+            session.closed = true;
+            session.queue = None;
+            session.task.take()
+        };
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::codec::Framed;
 
 pub(super) struct SessionConfig {
@@ -274,7 +274,6 @@ async fn serve(
             })
             .await;
         }
-        sleep(Duration::ZERO).await;
     }
     ended
 }

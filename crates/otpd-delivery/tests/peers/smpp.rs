@@ -39,7 +39,13 @@ async fn start_smsc(port: u16, out: &Path, dlr: bool, env: &[(&str, &str)]) -> P
         .arg(out)
         .arg(if dlr { "1" } else { "0" })
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
+        .stdout(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(out.with_extension("log"))
+                .unwrap(),
+        )
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -309,4 +315,31 @@ async fn a_dead_smsc_fails_over_to_twilio_and_the_session_reconnects() {
             .as_deref(),
         Some("smsc")
     );
+}
+
+#[tokio::test]
+async fn closing_the_provider_unbinds() {
+    let Some(smsc) = smsc(false, &[]).await else {
+        return;
+    };
+    let f = fixture().await;
+    let p = smsc.provider(&f, json!({}));
+    let msg = OutboundMessage {
+        tenant_id: "t".into(),
+        channel: Channel::Sms,
+        to: "+14155552671".into(),
+        body: Rendered::Text("x".into()),
+        sender: None,
+        idempotency_key: "1-1".into(),
+        locale: "en".into(),
+    };
+    p.send(&msg).await.unwrap();
+    p.close().await;
+    let log = std::fs::read_to_string(smsc.out.with_extension("log")).unwrap();
+    assert!(
+        log.contains("BOUND TRX otpd") && log.contains("UNBOUND otpd"),
+        "{log}"
+    );
+    let e = p.send(&msg).await.unwrap_err().to_string();
+    assert!(e.contains("shutting down"), "{e}");
 }
