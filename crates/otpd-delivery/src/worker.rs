@@ -114,7 +114,7 @@ impl Worker {
                 return AttemptResult::Failed { error };
             }
         };
-        let providers = self.routes.for_channel(job.channel);
+        let providers = self.routes.for_destination(job.channel, &job.to);
         if providers.is_empty() {
             return AttemptResult::Failed {
                 error: format!("no provider is routed for {}", job.channel.as_str()),

@@ -108,6 +108,15 @@ pub struct RoutesConfig {
     pub sms: Vec<String>,
     pub call: Vec<String>,
     pub email: Vec<String>,
+    /// Per destination country (ISO 3166-1 alpha-2): `[routes.countries.DE] sms = [...]`.
+    pub countries: std::collections::BTreeMap<String, CountryRoutes>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CountryRoutes {
+    pub sms: Vec<String>,
+    pub call: Vec<String>,
 }
 
 impl Default for Config {
@@ -216,11 +225,21 @@ impl Config {
                 )));
             }
         }
-        for (channel, list) in [
-            ("sms", &self.routes.sms),
-            ("call", &self.routes.call),
-            ("email", &self.routes.email),
-        ] {
+        let mut lists = vec![
+            ("sms".to_owned(), &self.routes.sms),
+            ("call".to_owned(), &self.routes.call),
+            ("email".to_owned(), &self.routes.email),
+        ];
+        for (country, r) in &self.routes.countries {
+            if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ConfigError(format!(
+                    "routes.countries.{country}: not an ISO 3166-1 alpha-2 code such as DE"
+                )));
+            }
+            lists.push((format!("countries.{country}.sms"), &r.sms));
+            lists.push((format!("countries.{country}.call"), &r.call));
+        }
+        for (channel, list) in lists {
             for name in list {
                 if name != "outbox" && !names.contains(name.as_str()) {
                     return Err(ConfigError(format!(

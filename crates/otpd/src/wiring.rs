@@ -99,7 +99,8 @@ pub fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<App, S
     }
     let no_routes = config.routes.sms.is_empty()
         && config.routes.call.is_empty()
-        && config.routes.email.is_empty();
+        && config.routes.email.is_empty()
+        && config.routes.countries.is_empty();
     let routes = if no_routes {
         // Development default: everything goes to the outbox, readable over the API.
         Routes::all_through(outbox)
@@ -122,7 +123,22 @@ pub fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<App, S
             }
             order.insert(channel, list);
         }
-        Routes::new(order).map_err(ConfigError)?
+        let mut routes = Routes::new(order).map_err(ConfigError)?;
+        for (country, r) in &config.routes.countries {
+            for (channel, names) in [(Channel::Sms, &r.sms), (Channel::Call, &r.call)] {
+                if names.is_empty() {
+                    continue;
+                }
+                let list = names
+                    .iter()
+                    .filter_map(|n| providers.get(n).cloned())
+                    .collect::<Vec<_>>();
+                routes = routes
+                    .with_country(country, channel, list)
+                    .map_err(ConfigError)?;
+            }
+        }
+        routes
     };
     let routes = routes.with_breaker(otpd_delivery::breaker::BreakerConfig {
         threshold: config.delivery.breaker_threshold,

@@ -353,3 +353,39 @@ async fn a_failing_provider_is_skipped_while_its_circuit_is_open_and_probed_late
         "one probe after the cooldown"
     );
 }
+
+#[tokio::test]
+async fn a_country_route_overrides_the_channel_route() {
+    let f = fixture().await;
+    let a = Scripted::new("a", vec![]);
+    let de = Scripted::new("de", vec![]);
+    let routes = Routes::new(HashMap::from([(
+        Channel::Sms,
+        vec![a.clone() as Arc<dyn Provider>],
+    )]))
+    .unwrap()
+    .with_country("de", Channel::Sms, vec![de.clone() as Arc<dyn Provider>])
+    .unwrap();
+    assert!(
+        routes
+            .clone()
+            .with_country("DE", Channel::Email, vec![])
+            .is_err()
+    );
+    let w = f.worker(routes);
+    for to in ["+14155552671", "+4915112345678"] {
+        f.engine
+            .start_verification(
+                &f.admin,
+                &f.service,
+                StartInput::new(
+                    Destination::Phone(PhoneE164::parse(to, "to").unwrap()),
+                    Channel::Sms,
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    w.run_once().await.unwrap();
+    assert_eq!((a.calls(), de.calls()), (1, 1));
+}
