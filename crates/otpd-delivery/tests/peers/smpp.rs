@@ -335,7 +335,16 @@ async fn closing_the_provider_unbinds() {
     };
     p.send(&msg).await.unwrap();
     p.close().await;
-    let log = std::fs::read_to_string(smsc.out.with_extension("log")).unwrap();
+    // The SMSC writes its log line just after it answers the unbind.
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut log = String::new();
+    while Instant::now() < until {
+        log = std::fs::read_to_string(smsc.out.with_extension("log")).unwrap();
+        if log.contains("UNBOUND otpd") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         log.contains("BOUND TRX otpd") && log.contains("UNBOUND otpd"),
         "{log}"
