@@ -18,6 +18,7 @@ pub struct TestApp {
     pub admin: (String, String),
     pub clock: Arc<FakeClock>,
     pub db: PathBuf,
+    pub store: Arc<dyn otpd_core::ports::Store>,
     worker: Arc<Worker>,
     _dir: tempfile::TempDir,
 }
@@ -66,6 +67,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         admin: (key.key.id.to_string(), key.secret),
         clock,
         db: dir.path().join("otpd.db"),
+        store: worker.store.clone(),
         worker,
         _dir: dir,
     }
