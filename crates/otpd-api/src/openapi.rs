@@ -37,6 +37,11 @@ impl Modify for BasicAuth {
         native::verifications::check_destination,
         native::verifications::cancel_verification,
         native::outbox::list_outbox,
+        native::persons::post_person,
+        native::persons::get_person,
+        native::persons::put_person,
+        native::persons::delete_person,
+        native::persons::post_password,
         health::get_health,
         health::get_ready,
         health::get_metrics,
@@ -44,7 +49,9 @@ impl Modify for BasicAuth {
     components(schemas(
         CreateServiceRequest, ServiceResponse, ServiceList, SendLimitBody,
         StartVerificationRequest, VerificationResponse, CheckRequest, CheckDestinationRequest,
-        CheckResponse, DeliveryView, OutboxMessageResponse, ErrorBody, ErrorDetail
+        CheckResponse, DeliveryView, OutboxMessageResponse, ErrorBody, ErrorDetail,
+        native::persons::PersonRequest, native::persons::PersonResponse,
+        native::persons::PasswordRequest
     )),
     modifiers(&BasicAuth)
 )]

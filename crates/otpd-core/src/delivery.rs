@@ -19,6 +19,8 @@ pub struct NewJob {
     /// Caller-chosen text replacing the template (`<message> <code>`).
     pub message: Option<String>,
     pub sender: Option<String>,
+    /// A short human reference (not the code) the message carries on its first line.
+    pub reference_code: Option<String>,
     /// A job still queued at this time is pointless: the code has expired.
     pub expires_at: Timestamp,
     pub created_at: Timestamp,
@@ -52,6 +54,12 @@ impl JobStatus {
         }
     }
 
+    /// Whether the provider has answered for good (accepted, delivered or refused), or the
+    /// job will never be tried again. Queued and sending jobs are still on their way.
+    pub fn is_settled(self) -> bool {
+        !matches!(self, JobStatus::Queued | JobStatus::Sending)
+    }
+
     pub fn parse(s: &str) -> Option<JobStatus> {
         Some(match s {
             "queued" => JobStatus::Queued,
@@ -79,6 +87,7 @@ pub struct Job {
     pub sealed_code: Vec<u8>,
     pub message: Option<String>,
     pub sender: Option<String>,
+    pub reference_code: Option<String>,
     pub attempts: u32,
     pub expires_at: Timestamp,
     pub created_at: Timestamp,

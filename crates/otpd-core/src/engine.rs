@@ -3,6 +3,7 @@
 
 use crate::clock::{Clock, Timestamp};
 use crate::code::{self, Alphabet, Code};
+use crate::delivery::JobStatus;
 use crate::destination::{Channel, Destination};
 use crate::error::{Error, Result};
 use crate::ids::{KeyId, ServiceId, TenantId, VerificationId};
@@ -12,7 +13,10 @@ use crate::render::{self, Locale, segments};
 use crate::secrets::ServerSecrets;
 use crate::service::{MAX_CHECK_ATTEMPTS, MAX_TTL_SECONDS, NewService, Service};
 use crate::tenant::{self, ApiKey, IssuedKey, Principal, Scope, Scopes, Tenant};
-use crate::verification::{CheckOutcome, Reference, StartRequest, Verification};
+use crate::verification::{
+    self, CheckOutcome, MAX_SUBJECT_COUNT, MAX_SUBJECT_LEN, MAX_SUBJECT_WINDOW_SECONDS, Reference,
+    StartRequest, SubjectLimit, Verification,
+};
 use std::sync::Arc;
 
 pub struct Engine {
@@ -39,6 +43,11 @@ pub struct StartInput {
     pub message: Option<String>,
     /// Sender id or from-number for this send.
     pub sender: Option<String>,
+    /// At most this many sends per caller-named subject in a window (001's per-`UserId`
+    /// `MaxSMSCount` / `MaxSMSInterval`).
+    pub subject_limit: Option<SubjectLimit>,
+    /// Draw a short human reference for this send; the SMS carries it on its first line.
+    pub issue_reference_code: bool,
 }
 
 impl StartInput {
@@ -65,6 +74,8 @@ pub struct PolicyOverrides {
 pub struct Started {
     pub verification: Verification,
     pub created: bool,
+    /// The code itself, only for keys with the `reveal_code` scope.
+    pub revealed_code: Option<Code>,
 }
 
 #[derive(Debug, Clone)]
@@ -305,6 +316,9 @@ impl Engine {
         if !(1..=MAX_CHECK_ATTEMPTS).contains(&max_attempts) {
             return Err(Error::invalid("max_attempts", "must be between 1 and 100"));
         }
+        if let Some(limit) = &input.subject_limit {
+            check_subject_limit(limit)?;
+        }
         let (code, custom) = match input.custom_code {
             Some(c) if input.custom_code_by_contract => (c, true),
             Some(_) if !cfg.custom_code_enabled => {
@@ -333,6 +347,31 @@ impl Engine {
                 ));
             }
         }
+        let mut reference = input.reference;
+        if input.issue_reference_code {
+            let r = verification::new_reference_code(self.rng.as_ref());
+            if channel == Channel::Sms {
+                // The reference line must not push the SMS past one segment.
+                let text = render::with_reference(
+                    &r,
+                    &render::render_sms(&render::MessageContext {
+                        brand: &cfg.name,
+                        code: code.expose(),
+                        locale: input.locale.as_ref().unwrap_or(&cfg.default_locale),
+                        domain: cfg.domain.as_deref(),
+                        custom: input.message.as_deref(),
+                    }),
+                );
+                if !segments::fits_one_segment(&text) {
+                    return Err(Error::invalid(
+                        "reference_code",
+                        "the service's SMS has no room for a reference line; shorten its name or domain",
+                    ));
+                }
+            }
+            reference.reference_code = Some(r);
+        }
+        let revealed_code = who.scopes.has(Scope::RevealCode).then(|| code.clone());
         let sealed_code = self.secrets.seal(
             self.rng.as_ref(),
             code.expose().as_bytes(),
@@ -346,12 +385,13 @@ impl Engine {
             code,
             custom_code: custom,
             fresh_id: VerificationId::generate(self.rng.as_ref()),
-            reference: input.reference,
+            reference,
             sealed_code,
             ttl_seconds,
             max_attempts,
             message: input.message,
             sender: input.sender,
+            subject_limit: input.subject_limit,
         };
         let (verification, created) = self.store.start_verification(req, self.now()).await?;
         self.dispatcher.wake();
@@ -360,6 +400,7 @@ impl Engine {
         Ok(Started {
             verification,
             created,
+            revealed_code,
         })
     }
 
@@ -376,7 +417,7 @@ impl Engine {
         self.check_parsed(who, &service, &id, code).await
     }
 
-    async fn check_parsed(
+    pub(crate) async fn check_parsed(
         &self,
         who: &Principal,
         service: &ServiceId,
@@ -417,6 +458,42 @@ impl Engine {
             .await?
             .ok_or(Error::NotFound("pending verification"))?;
         self.check_parsed(who, &service, &id, code).await
+    }
+
+    /// Checks a verification known only by its id, in whichever of the caller's services it
+    /// is (dialects whose verify call carries no service, such as 001's `OtpIdReference`).
+    pub async fn check_in_tenant(&self, who: &Principal, id: &str, code: Code) -> Result<Checked> {
+        who.require(Scope::Verify)?;
+        let id = VerificationId::parse(id)?;
+        let service = self.service_of(who, &id).await?;
+        self.check_parsed(who, &service, &id, code).await
+    }
+
+    async fn service_of(&self, who: &Principal, id: &VerificationId) -> Result<ServiceId> {
+        for s in self.store.list_services(&who.tenant_id).await? {
+            if self
+                .store
+                .verification(&who.tenant_id, &s.id, id)
+                .await?
+                .is_some()
+            {
+                return Ok(s.id);
+            }
+        }
+        Err(Error::NotFound("verification"))
+    }
+
+    /// Where the newest delivery of a verification stands; `None` when it has none.
+    pub async fn delivery_status(
+        &self,
+        who: &Principal,
+        v: &Verification,
+    ) -> Result<Option<JobStatus>> {
+        who.require(Scope::Verify)?;
+        if v.tenant_id != who.tenant_id {
+            return Err(Error::NotFound("verification"));
+        }
+        self.store.delivery_status(&v.tenant_id, &v.id).await
     }
 
     pub async fn cancel_verification(
@@ -474,4 +551,30 @@ impl Engine {
             })
             .collect()
     }
+}
+
+fn check_subject_limit(limit: &SubjectLimit) -> Result<()> {
+    let subject = limit.subject.trim();
+    if subject.is_empty()
+        || subject.len() > MAX_SUBJECT_LEN
+        || subject.chars().any(char::is_control)
+    {
+        return Err(Error::invalid(
+            "subject_limit.subject",
+            "must be 1 to 128 characters without control characters",
+        ));
+    }
+    if !(1..=MAX_SUBJECT_COUNT).contains(&limit.count) {
+        return Err(Error::invalid(
+            "subject_limit.count",
+            "must be between 1 and 10000",
+        ));
+    }
+    if !(1..=MAX_SUBJECT_WINDOW_SECONDS).contains(&limit.window_seconds) {
+        return Err(Error::invalid(
+            "subject_limit.window_seconds",
+            "must be between 1 and 86400",
+        ));
+    }
+    Ok(())
 }

@@ -4,8 +4,11 @@ use crate::clock::Timestamp;
 use crate::code::Code;
 use crate::delivery::{AttemptResult, DeliveryState, Job, JobStatus};
 use crate::destination::Channel;
+use crate::destination::Email;
 use crate::error::Result;
 use crate::ids::{KeyId, ServiceId, TenantId, VerificationId};
+use crate::password::{LoginThrottle, PasswordRecord};
+use crate::person::{Person, PersonId};
 use crate::service::{Service, ServiceConfig};
 use crate::tenant::{ApiKey, Tenant};
 use crate::verification::{CheckOutcome, StartRequest, Verification};
@@ -96,6 +99,51 @@ pub trait Store: Send + Sync + 'static {
         service: &ServiceId,
         to: &str,
     ) -> Result<Option<VerificationId>>;
+
+    /// The status of the newest delivery job of a verification (a re-send makes a new job).
+    async fn delivery_status(
+        &self,
+        tenant: &TenantId,
+        verification: &VerificationId,
+    ) -> Result<Option<JobStatus>>;
+    /// The newest verification, in any status, whose reference `source` is `source`
+    /// (dialects that bind codes to a person rather than to an address).
+    async fn latest_for_source(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        source: &str,
+    ) -> Result<Option<VerificationId>>;
+
+    // ---- persons and customer users ----------------------------------------------------
+
+    /// Inserts all or none: `Err(Conflict)` when an id or e-mail address is taken.
+    async fn insert_persons(&self, persons: Vec<Person>) -> Result<()>;
+    async fn person(&self, tenant: &TenantId, id: &PersonId) -> Result<Option<Person>>;
+    /// E-mail addresses are unique per tenant, compared without case.
+    async fn person_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<Person>>;
+    /// Replaces the directory fields (not the password); `false` when there is no such person.
+    async fn update_person(&self, person: Person) -> Result<bool>;
+    /// Deletes the person and their password; `false` when there was none.
+    async fn delete_person(&self, tenant: &TenantId, id: &PersonId) -> Result<bool>;
+    async fn password(&self, tenant: &TenantId, id: &PersonId) -> Result<Option<PasswordRecord>>;
+    /// `false` when there is no such person.
+    async fn set_password(
+        &self,
+        tenant: &TenantId,
+        id: &PersonId,
+        record: PasswordRecord,
+    ) -> Result<bool>;
+    /// Failed logins of an identifier (see `password::after_failure`).
+    async fn login_throttle(&self, tenant: &TenantId, key: &str) -> Result<Option<LoginThrottle>>;
+    /// Counts one failure in one transaction (read, `password::after_failure`, write).
+    async fn record_login_failure(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<LoginThrottle>;
+    async fn clear_login_failures(&self, tenant: &TenantId, key: &str) -> Result<()>;
 
     /// Leases up to `limit` due jobs for `lease_ms`; a job whose lease ran out (its worker
     /// died) is due again. Jobs whose code expired are dropped instead.

@@ -170,18 +170,29 @@ impl NewService {
 
 impl ServiceConfig {
     /// Every SMS this service can send must fit one segment in every locale; the name is the
-    /// part a caller controls, so it is the field blamed.
+    /// part a caller controls, so it is the field blamed. The WebOTP line (`domain`) must fit
+    /// too wherever the text is GSM-7; in UCS-2 languages (70 characters a segment) it may add
+    /// a second segment, or no UCS-2 template could carry a domain and a long code at all.
     fn check_sms_fits(&self) -> Result<()> {
         let code = "W".repeat(self.code_length as usize);
         for locale in Locale::supported() {
-            let text = render_sms(&MessageContext {
-                brand: &self.name,
-                code: &code,
-                locale: &locale,
-                domain: self.domain.as_deref(),
-                custom: None,
-            });
-            if !crate::render::segments::fits_one_segment(&text) {
+            let render = |domain: Option<&str>| {
+                render_sms(&MessageContext {
+                    brand: &self.name,
+                    code: &code,
+                    locale: &locale,
+                    domain,
+                    custom: None,
+                })
+            };
+            let plain = render(None);
+            let with_domain = self.domain.as_deref().map(|d| render(Some(d)));
+            let fits = crate::render::segments::fits_one_segment(&plain)
+                && with_domain.as_deref().is_none_or(|t| {
+                    !crate::render::segments::is_gsm7(t)
+                        || crate::render::segments::fits_one_segment(t)
+                });
+            if !fits {
                 return Err(Error::invalid(
                     "name",
                     format!(
@@ -303,6 +314,20 @@ mod tests {
         n.domain = Some("login.example.com".into());
         // 30 characters with a UCS-2 forcing letter: the message cannot fit 70 units.
         n.name = "Ünïcödé brand with a long name".into();
+        assert_eq!(field_of(n.into_config()), "name");
+    }
+
+    #[test]
+    fn the_webotp_line_must_fit_where_the_text_is_gsm7() {
+        // A long code and a domain: fine in GSM-7 languages; UCS-2 ones may take two segments.
+        let mut n = NewService::named("Acme");
+        n.code_length = Some(20);
+        n.domain = Some("login.example.com".into());
+        assert!(n.into_config().is_ok());
+        // A domain so long that even the English SMS needs two segments is refused.
+        let mut n = NewService::named("Acme");
+        n.code_length = Some(20);
+        n.domain = Some(format!("{}.example.com", "a".repeat(90)));
         assert_eq!(field_of(n.into_config()), "name");
     }
 

@@ -11,6 +11,7 @@ use crate::delivery::NewJob;
 use crate::destination::{Channel, Destination};
 use crate::error::{Error, Result};
 use crate::ids::{ServiceId, TenantId, VerificationId};
+use crate::random::{Random, uniform_index};
 use crate::render::Locale;
 use crate::secrets::{Digest32, ServerSecrets};
 use crate::service::Service;
@@ -97,6 +98,33 @@ impl Verification {
     }
 }
 
+/// Letters only (no look-alikes), so a reference is never mistaken for a code.
+const REFERENCE_SYMBOLS: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ";
+pub const REFERENCE_LENGTH: usize = 4;
+
+/// A short human reference for one send: it lets a user match the message to the screen that
+/// asked for it. Not a secret and not unique; 23^4 = 279,841 values.
+pub fn new_reference_code(rng: &dyn Random) -> String {
+    (0..REFERENCE_LENGTH)
+        .map(|_| REFERENCE_SYMBOLS[uniform_index(rng, REFERENCE_SYMBOLS.len())] as char)
+        .collect()
+}
+
+/// At most `count` sends in the last `window_seconds` for one caller-named subject (a user id
+/// of the caller's), across every service and destination of the tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectLimit {
+    pub subject: String,
+    pub count: u32,
+    pub window_seconds: u64,
+}
+
+/// Longest subject window: sends are kept this long (the store purges older ones).
+pub const MAX_SUBJECT_WINDOW_SECONDS: u64 = 86_400;
+pub const MAX_SUBJECT_COUNT: u32 = 10_000;
+/// Longest subject a caller may name.
+pub const MAX_SUBJECT_LEN: usize = 128;
+
 /// A request to send a code, after the edge parsed it.
 #[derive(Debug, Clone)]
 pub struct StartRequest {
@@ -119,6 +147,8 @@ pub struct StartRequest {
     pub message: Option<String>,
     /// Sender id or from-number for this send, when the caller names one.
     pub sender: Option<String>,
+    /// A per-subject send limit the caller asks for (001's `MaxSMSCount` per `UserId`).
+    pub subject_limit: Option<SubjectLimit>,
 }
 
 /// What the store knows when a start arrives.
@@ -128,6 +158,8 @@ pub struct StartFacts {
     pub pending: Option<Verification>,
     /// Send times to this destination from this service inside the send-limit window.
     pub recent_sends: Vec<Timestamp>,
+    /// Send times for the request's subject inside its window, when it names a subject limit.
+    pub subject_sends: Vec<Timestamp>,
 }
 
 /// What the store must write for a start, in one transaction.
@@ -140,6 +172,8 @@ pub struct StartPlan {
     pub expire: Option<VerificationId>,
     /// One send to record against the destination's send limit.
     pub send_at: Timestamp,
+    /// The subject to record the send under, for subject limits.
+    pub subject: Option<String>,
     pub job: NewJob,
 }
 
@@ -151,21 +185,21 @@ pub fn plan_start(
 ) -> Result<StartPlan> {
     let cfg = &req.service.config;
     let limit = cfg.send_limit;
-    let window_start = now.minus_secs(limit.window_seconds);
-    let mut in_window: Vec<Timestamp> = facts
-        .recent_sends
-        .into_iter()
-        .filter(|t| *t > window_start)
-        .collect();
-    if in_window.len() >= limit.count as usize {
-        in_window.sort();
-        // The window frees a slot when the oldest counted send leaves it.
-        let oldest_that_must_leave = in_window[in_window.len() - limit.count as usize];
-        return Err(Error::RateLimited {
-            reason: "too many codes sent to this destination; try again later",
-            retry_after_secs: now
-                .secs_until(oldest_that_must_leave.plus_secs(limit.window_seconds)),
-        });
+    window_check(
+        facts.recent_sends,
+        limit.count,
+        limit.window_seconds,
+        now,
+        "too many codes sent to this destination; try again later",
+    )?;
+    if let Some(s) = &req.subject_limit {
+        window_check(
+            facts.subject_sends,
+            s.count,
+            s.window_seconds,
+            now,
+            "too many codes requested for this user; try again later",
+        )?;
     }
 
     let (pending, expire) = match facts.pending {
@@ -231,6 +265,7 @@ pub fn plan_start(
         sealed_code: req.sealed_code,
         message: req.message,
         sender: req.sender,
+        reference_code: verification.reference.reference_code.clone(),
         expires_at,
         created_at: now,
     };
@@ -239,8 +274,35 @@ pub fn plan_start(
         created,
         expire,
         send_at: now,
+        subject: req.subject_limit.map(|s| s.subject),
         job,
     })
+}
+
+/// A sliding window: at most `count` of `sends` after `now - window_seconds`, else rate
+/// limited until the oldest counted send leaves the window.
+fn window_check(
+    sends: Vec<Timestamp>,
+    count: u32,
+    window_seconds: u64,
+    now: Timestamp,
+    reason: &'static str,
+) -> Result<()> {
+    let window_start = now.minus_secs(window_seconds);
+    let mut in_window: Vec<Timestamp> = sends.into_iter().filter(|t| *t > window_start).collect();
+    if in_window.len() >= count as usize {
+        in_window.sort();
+        // The window frees a slot when the oldest counted send leaves it.
+        let oldest_that_must_leave = in_window
+            .get(in_window.len().saturating_sub(count as usize))
+            .copied()
+            .unwrap_or(now);
+        return Err(Error::RateLimited {
+            reason,
+            retry_after_secs: now.secs_until(oldest_that_must_leave.plus_secs(window_seconds)),
+        });
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

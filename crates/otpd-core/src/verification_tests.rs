@@ -50,6 +50,7 @@ impl World {
             max_attempts: self.service.config.max_check_attempts,
             message: None,
             sender: None,
+            subject_limit: None,
         }
     }
 
@@ -151,6 +152,7 @@ fn resend_replaces_the_code_and_keeps_the_failed_count() {
             StartFacts {
                 pending: Some(v.clone()),
                 recent_sends: vec![v.created_at],
+                ..StartFacts::default()
             },
         )
         .unwrap();
@@ -183,6 +185,7 @@ fn max_sends_per_verification() {
             StartFacts {
                 pending: Some(v.clone()),
                 recent_sends: vec![],
+                ..StartFacts::default()
             },
         )
         .unwrap_err();
@@ -209,6 +212,7 @@ fn per_destination_send_limit_with_retry_after() {
             StartFacts {
                 pending: None,
                 recent_sends: sends.clone(),
+                ..StartFacts::default()
             },
         )
         .unwrap_err();
@@ -226,7 +230,8 @@ fn per_destination_send_limit_with_retry_after() {
             &w.code(),
             StartFacts {
                 pending: None,
-                recent_sends: old
+                recent_sends: old,
+                ..StartFacts::default()
             }
         )
         .is_ok()
@@ -245,6 +250,7 @@ fn an_expired_pending_row_is_replaced_by_a_new_verification() {
             StartFacts {
                 pending: Some(v.clone()),
                 recent_sends: vec![],
+                ..StartFacts::default()
             },
         )
         .unwrap();
@@ -306,4 +312,41 @@ fn caller_overrides_set_lifetime_and_attempts_and_travel_with_the_job() {
     let mut v = plan.verification;
     let o = apply_check(&mut v, &w.wrong(&code), &w.secrets, w.clock.now());
     assert_eq!(o.status, Status::MaxAttemptsReached);
+}
+
+#[test]
+fn subject_limit_counts_sends_per_subject() {
+    let w = world();
+    let now = w.clock.now();
+    let limited = |subject_sends: Vec<Timestamp>| {
+        let mut req = w.request(&w.code());
+        req.subject_limit = Some(SubjectLimit {
+            subject: "user-1".into(),
+            count: 2,
+            window_seconds: 60,
+        });
+        plan_start(
+            req,
+            StartFacts {
+                subject_sends,
+                ..StartFacts::default()
+            },
+            &w.secrets,
+            now,
+        )
+    };
+    let plan = limited(vec![now.minus_secs(30)]).unwrap();
+    assert_eq!(plan.subject.as_deref(), Some("user-1"));
+    match limited(vec![now.minus_secs(50), now.minus_secs(10)]) {
+        // The older send leaves the 60 s window in 10 s.
+        Err(Error::RateLimited {
+            retry_after_secs, ..
+        }) => assert_eq!(retry_after_secs, 10),
+        other => panic!("{other:?}"),
+    }
+    // Sends older than the window do not count.
+    assert!(limited(vec![now.minus_secs(61), now.minus_secs(10)]).is_ok());
+    // Without a subject limit nothing is recorded under a subject.
+    let plan = w.start(&w.code(), StartFacts::default()).unwrap();
+    assert_eq!(plan.subject, None);
 }

@@ -8,7 +8,7 @@ use otpd_core::clock::Clock;
 use otpd_core::delivery::{AttemptResult, Job, next_retry};
 use otpd_core::destination::{Channel, mask};
 use otpd_core::ports::{Dispatcher, Store};
-use otpd_core::render::{MessageContext, render_call, render_email, render_sms};
+use otpd_core::render::{MessageContext, render_call, render_email, render_sms, with_reference};
 use otpd_core::secrets::ServerSecrets;
 use rand::Rng;
 use std::sync::Arc;
@@ -210,7 +210,13 @@ impl Worker {
             custom: job.message.as_deref(),
         };
         let body = match job.channel {
-            Channel::Sms => Rendered::Text(render_sms(&ctx)),
+            Channel::Sms => {
+                let text = render_sms(&ctx);
+                Rendered::Text(match &job.reference_code {
+                    Some(r) => with_reference(r, &text),
+                    None => text,
+                })
+            }
             Channel::Call => Rendered::Speech(render_call(&ctx)),
             Channel::Email => {
                 let e = render_email(&ctx);

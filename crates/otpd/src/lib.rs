@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod import;
 pub mod serve;
 pub mod system;
 pub mod wiring;

@@ -1,6 +1,7 @@
 //! The native `/v1` API (DESIGN §4).
 
 pub mod outbox;
+pub mod persons;
 pub mod services;
 pub mod types;
 pub mod verifications;
@@ -37,4 +38,15 @@ pub fn routes() -> Router<AppState> {
             post(verifications::check_destination),
         )
         .route("/v1/outbox", get(outbox::list_outbox))
+        .route("/v1/persons", post(persons::post_person))
+        .route(
+            "/v1/persons/{person_id}",
+            get(persons::get_person)
+                .put(persons::put_person)
+                .delete(persons::delete_person),
+        )
+        .route(
+            "/v1/persons/{person_id}/password",
+            post(persons::post_password),
+        )
 }

@@ -108,6 +108,14 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope, ParseError> {
     into_envelope(root)
 }
 
+/// Parses a plain XML document (no SOAP envelope, e.g. a DataContract body) into its root
+/// element, with the same refusals and caps as envelopes.
+pub fn parse_document(bytes: &[u8]) -> Result<Element, ParseError> {
+    let xml = std::str::from_utf8(bytes).map_err(|_| ParseError::NotUtf8)?;
+    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
+    parse_tree(xml)
+}
+
 fn malformed(e: impl std::fmt::Display) -> ParseError {
     ParseError::Malformed(e.to_string())
 }

@@ -8,7 +8,7 @@ pub mod fault;
 pub mod write;
 pub mod wsdl;
 
-pub use envelope::{Element, Envelope, ParseError, parse};
+pub use envelope::{Element, Envelope, ParseError, parse, parse_document};
 pub use fault::{Fault, FaultCode};
 
 use axum::http::{HeaderMap, header};

@@ -76,6 +76,12 @@ impl Locale {
     }
 }
 
+/// True when `locale` (its whole tag or its language) has templates of its own rather than
+/// falling back to English.
+pub fn has_templates(locale: &Locale) -> bool {
+    templates::lookup(locale).is_some()
+}
+
 pub struct MessageContext<'a> {
     /// The service name as the user knows it.
     pub brand: &'a str,
@@ -123,24 +129,28 @@ pub struct Email {
 
 pub fn render_email(ctx: &MessageContext<'_>) -> Email {
     let t = templates::for_locale(ctx.locale);
+    let subject = fill(t.email_subject, ctx.brand, ctx.code);
+    let dir = if t.rtl { " dir=\"rtl\"" } else { "" };
     if let Some(custom) = ctx.custom {
         let text = custom_text(custom, ctx.code);
         return Email {
-            subject: fill(t.email_subject, ctx.brand, ctx.code),
+            subject,
             html: format!(
-                "<!doctype html><html><body><p>{}</p></body></html>",
+                "<!doctype html><html{dir}><body><p>{}</p></body></html>",
                 html_escape(&text)
             ),
             text,
         };
     }
+    let intro = fill(t.email_intro, ctx.brand, ctx.code);
     Email {
-        subject: fill(t.email_subject, ctx.brand, ctx.code),
-        text: fill(t.email_text, ctx.brand, ctx.code),
-        html: fill(
-            t.email_html,
-            &html_escape(ctx.brand),
-            &html_escape(ctx.code),
+        subject,
+        text: format!("{intro} {}\n\n{}\n", ctx.code, t.email_footer),
+        html: format!(
+            "<!doctype html><html{dir}><body><p>{}</p><p style=\"font-size:24px;font-weight:bold;letter-spacing:4px\">{}</p><p>{}</p></body></html>",
+            html_escape(&intro),
+            html_escape(ctx.code),
+            html_escape(t.email_footer)
         ),
     }
 }
@@ -148,6 +158,12 @@ pub fn render_email(ctx: &MessageContext<'_>) -> Email {
 /// `<message> <code>`: the caller's text and the code, one space apart.
 pub fn custom_text(message: &str, code: &str) -> String {
     format!("{message} {code}")
+}
+
+/// A message with a human reference (not the code) on a first line of its own, so the
+/// origin-bound line stays last and the code stays the text's last word.
+pub fn with_reference(reference: &str, text: &str) -> String {
+    format!("Ref: {reference}\n{text}")
 }
 
 /// `12A4` -> `1, 2, A, 4`: commas make speech engines pause between symbols.

@@ -52,6 +52,7 @@ pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Resu
         )
         .and_then(|mut s| s.execute(params![now.minus_secs(SENDS_KEPT_SECS).0, BATCH]))
         .map_err(sql_err)?;
+    purged += super::persons::purge_failures(c, now, BATCH)?;
     Ok(SweepReport {
         expired: (expired + dropped) as u64,
         purged: purged as u64,

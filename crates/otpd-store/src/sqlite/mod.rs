@@ -3,6 +3,7 @@
 mod directory;
 mod maintenance;
 mod outbox;
+mod persons;
 mod pool;
 mod rows;
 mod verifications;
@@ -11,7 +12,10 @@ use async_trait::async_trait;
 use otpd_core::clock::Timestamp;
 use otpd_core::code::Code;
 use otpd_core::delivery::{AttemptResult, DeliveryState, Job, JobStatus};
+use otpd_core::destination::Email;
 use otpd_core::ids::{KeyId, ServiceId, TenantId, VerificationId};
+use otpd_core::password::{LoginThrottle, PasswordRecord};
+use otpd_core::person::{Person, PersonId};
 use otpd_core::ports::{SealedMessage, Store, SweepReport};
 use otpd_core::secrets::ServerSecrets;
 use otpd_core::service::{Service, ServiceConfig};
@@ -29,6 +33,8 @@ use std::sync::{Arc, RwLock};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_custom_message.sql"),
+    include_str!("../../migrations/sqlite/0003_subject_limits.sql"),
+    include_str!("../../migrations/sqlite/0004_persons.sql"),
     include_str!("../../migrations/sqlite/0005_delivery_receipts.sql"),
 ];
 
@@ -310,6 +316,93 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn delivery_status(
+        &self,
+        tenant: &TenantId,
+        verification: &VerificationId,
+    ) -> Result<Option<JobStatus>> {
+        let key = (tenant.clone(), verification.clone());
+        self.pool
+            .read(move |c| outbox::delivery_status(c, &key.0, &key.1))
+            .await
+    }
+
+    async fn latest_for_source(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        source: &str,
+    ) -> Result<Option<VerificationId>> {
+        let key = (tenant.clone(), service.clone(), source.to_owned());
+        self.pool
+            .read(move |c| persons::latest_for_source(c, &key.0, &key.1, &key.2))
+            .await
+    }
+
+    async fn insert_persons(&self, list: Vec<Person>) -> Result<()> {
+        self.pool.write(move |c| persons::insert(c, &list)).await
+    }
+
+    async fn person(&self, tenant: &TenantId, id: &PersonId) -> Result<Option<Person>> {
+        let (t, i) = (tenant.clone(), id.clone());
+        self.pool.read(move |c| persons::get(c, &t, &i)).await
+    }
+
+    async fn person_by_email(&self, tenant: &TenantId, email: &Email) -> Result<Option<Person>> {
+        let (t, e) = (tenant.clone(), email.clone());
+        self.pool.read(move |c| persons::by_email(c, &t, &e)).await
+    }
+
+    async fn update_person(&self, person: Person) -> Result<bool> {
+        self.pool.write(move |c| persons::update(c, &person)).await
+    }
+
+    async fn delete_person(&self, tenant: &TenantId, id: &PersonId) -> Result<bool> {
+        let (t, i) = (tenant.clone(), id.clone());
+        self.pool.write(move |c| persons::delete(c, &t, &i)).await
+    }
+
+    async fn password(&self, tenant: &TenantId, id: &PersonId) -> Result<Option<PasswordRecord>> {
+        let (t, i) = (tenant.clone(), id.clone());
+        self.pool.read(move |c| persons::password(c, &t, &i)).await
+    }
+
+    async fn set_password(
+        &self,
+        tenant: &TenantId,
+        id: &PersonId,
+        record: PasswordRecord,
+    ) -> Result<bool> {
+        let (t, i) = (tenant.clone(), id.clone());
+        self.pool
+            .write(move |c| persons::set_password(c, &t, &i, &record))
+            .await
+    }
+
+    async fn login_throttle(&self, tenant: &TenantId, key: &str) -> Result<Option<LoginThrottle>> {
+        let (t, k) = (tenant.clone(), key.to_owned());
+        self.pool.read(move |c| persons::throttle(c, &t, &k)).await
+    }
+
+    async fn record_login_failure(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<LoginThrottle> {
+        let (t, k) = (tenant.clone(), key.to_owned());
+        self.pool
+            .write(move |c| persons::record_failure(c, &t, &k, now))
+            .await
+    }
+
+    async fn clear_login_failures(&self, tenant: &TenantId, key: &str) -> Result<()> {
+        let (t, k) = (tenant.clone(), key.to_owned());
+        self.pool
+            .write(move |c| persons::clear_failures(c, &t, &k))
+            .await
+    }
+
     async fn claim_jobs(&self, now: Timestamp, limit: usize, lease_ms: i64) -> Result<Vec<Job>> {
         self.pool
             .write(move |c| outbox::claim(c, now, limit, lease_ms))
@@ -373,5 +466,7 @@ impl Store for SqliteStore {
     }
 }
 
+#[cfg(test)]
+mod persons_tests;
 #[cfg(test)]
 mod tests;

@@ -20,7 +20,7 @@ pub(super) fn claim(
     let mut s = c
         .prepare_cached(
             "SELECT id, tenant_id, service_id, verification_id, channel, destination, locale,
-                    sealed_code, attempts, expires_at, created_at, message, sender
+                    sealed_code, attempts, expires_at, created_at, message, sender, reference_code
              FROM outbox_jobs WHERE status IN ('queued', 'sending') AND due_at <= ?1
              LIMIT ?2",
         )
@@ -47,6 +47,7 @@ pub(super) fn claim(
             sealed_code,
             message: r.get(11).map_err(sql_err)?,
             sender: r.get(12).map_err(sql_err)?,
+            reference_code: r.get(13).map_err(sql_err)?,
             attempts: r.get::<_, i64>(8).map_err(sql_err)? as u32 + 1,
             expires_at,
             created_at: Timestamp(r.get(10).map_err(sql_err)?),
@@ -69,6 +70,31 @@ pub(super) fn claim(
         .map_err(sql_err)?;
     }
     Ok(jobs)
+}
+
+pub(super) fn delivery_status(
+    c: &Connection,
+    tenant: &TenantId,
+    verification: &VerificationId,
+) -> Result<Option<JobStatus>> {
+    let mut s = c
+        .prepare_cached(
+            "SELECT status FROM outbox_jobs WHERE verification_id = ?1 AND tenant_id = ?2
+             ORDER BY id DESC LIMIT 1",
+        )
+        .map_err(sql_err)?;
+    let mut r = s
+        .query([verification.as_str(), tenant.as_str()])
+        .map_err(sql_err)?;
+    match r.next().map_err(sql_err)? {
+        Some(row) => {
+            let status: String = row.get(0).map_err(sql_err)?;
+            JobStatus::parse(&status)
+                .map(Some)
+                .ok_or_else(|| Error::Internal(format!("unknown stored job status {status:?}")))
+        }
+        None => Ok(None),
+    }
 }
 
 pub(super) fn finish(

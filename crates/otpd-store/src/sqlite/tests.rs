@@ -569,3 +569,5 @@ async fn overrides_and_contract_codes() {
         Err(Error::Invalid { field, .. }) if field == "code_length"
     ));
 }
+
+mod subject;

@@ -92,11 +92,37 @@ pub(super) fn start(
             .collect::<Result<Vec<_>>>()?
     };
 
+    let subject_sends = match &req.subject_limit {
+        Some(limit) => {
+            let mut s = c
+                .prepare_cached(
+                    "SELECT at FROM sends WHERE tenant_id = ?1 AND subject = ?2 AND at > ?3",
+                )
+                .map_err(sql_err)?;
+            let times = s
+                .query_map(
+                    params![
+                        req.service.tenant_id.as_str(),
+                        limit.subject,
+                        now.minus_secs(limit.window_seconds).0
+                    ],
+                    |r| r.get(0),
+                )
+                .map_err(sql_err)?;
+            times
+                .map(|t| t.map(Timestamp).map_err(sql_err))
+                .collect::<Result<Vec<_>>>()?
+        }
+        None => Vec::new(),
+    };
+    let tenant = req.service.tenant_id.clone();
+
     let plan = verification::plan_start(
         req,
         StartFacts {
             pending,
             recent_sends,
+            subject_sends,
         },
         secrets,
         now,
@@ -167,14 +193,25 @@ pub(super) fn start(
         .and_then(|mut s| s.execute(params![v.id.as_str(), now.0]))
         .map_err(sql_err)?;
     }
-    c.prepare_cached("INSERT INTO sends (service_id, destination, at) VALUES (?1, ?2, ?3)")
-        .and_then(|mut s| s.execute(params![service.as_str(), to, plan.send_at.0]))
-        .map_err(sql_err)?;
+    c.prepare_cached(
+        "INSERT INTO sends (service_id, destination, at, tenant_id, subject) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            service.as_str(),
+            to,
+            plan.send_at.0,
+            tenant.as_str(),
+            plan.subject
+        ])
+    })
+    .map_err(sql_err)?;
     let j = &plan.job;
     c.prepare_cached(
         "INSERT INTO outbox_jobs (tenant_id, service_id, verification_id, channel, destination, locale,
-             sealed_code, status, attempts, due_at, expires_at, created_at, updated_at, message, sender)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?9, ?8, ?8, ?10, ?11)",
+             sealed_code, status, attempts, due_at, expires_at, created_at, updated_at, message, sender,
+             reference_code)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?9, ?8, ?8, ?10, ?11, ?12)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -189,6 +226,7 @@ pub(super) fn start(
             j.expires_at.0,
             j.message,
             j.sender,
+            j.reference_code,
         ])
     })
     .map_err(sql_err)?;

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod binary;
+mod brightoffice;
 mod concurrency;
 mod crash_delivery;
 mod delivery_status;
@@ -12,5 +13,9 @@ mod flow;
 mod helpers;
 mod limits;
 mod ops;
+mod persons;
 mod signalwire;
 mod tenancy;
+mod twilio_verify;
+mod twofa;
+mod twofactor;
