@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod delivery;
 pub mod dialects;
 pub mod error;
 pub mod health;

@@ -1,11 +1,14 @@
 //! Delivery: the outbox worker and the providers it sends through.
 
+pub mod breaker;
 mod http;
 pub mod outbox;
 pub mod provider;
 pub mod registry;
 pub mod routes;
 pub mod secret;
+pub mod smpp;
+pub mod smtp;
 pub mod twilio;
 pub mod webhook;
 pub mod worker;

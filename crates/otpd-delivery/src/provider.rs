@@ -71,4 +71,6 @@ pub trait Provider: Send + Sync + 'static {
     fn name(&self) -> &str;
     fn supports(&self, channel: Channel) -> bool;
     async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, ProviderError>;
+    /// Ends sessions cleanly at shutdown (SMPP unbinds); most providers hold none.
+    async fn close(&self) {}
 }

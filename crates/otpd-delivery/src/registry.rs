@@ -2,13 +2,24 @@
 //! keys refused). Building never touches the network: sessions open on first use.
 
 use crate::provider::Provider;
+use crate::smpp::{Receipts, SmppProvider, SmppSettings};
+use crate::smtp::{SmtpProvider, SmtpSettings};
 use crate::twilio::{TwilioProvider, TwilioSettings};
 use crate::webhook::{WebhookProvider, WebhookSettings};
+use otpd_core::clock::Clock;
+use otpd_core::ports::Store;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 /// The kinds this build of otpd has, for error messages.
-pub const KINDS: &[&str] = &["outbox", "twilio", "webhook"];
+pub const KINDS: &[&str] = &["outbox", "smpp", "twilio", "webhook", "smtp"];
+
+/// What providers that report back (SMPP receipts) need.
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+}
 
 /// A built provider and what the rest of otpd needs to know about it.
 pub struct Built {
@@ -28,6 +39,7 @@ pub fn build(
     name: &str,
     kind: &str,
     settings_json: serde_json::Value,
+    deps: &Deps,
 ) -> Result<Option<Built>, String> {
     match kind {
         "outbox" => Ok(None),
@@ -46,6 +58,25 @@ pub fn build(
             let s: WebhookSettings = settings(settings_json)?;
             Ok(Some(Built {
                 provider: Arc::new(WebhookProvider::new(name, &s)?),
+                twilio_hook: None,
+            }))
+        }
+        "smpp" => {
+            let s: SmppSettings = settings(settings_json)?;
+            let receipts = Receipts {
+                provider: name.to_owned(),
+                store: deps.store.clone(),
+                clock: deps.clock.clone(),
+            };
+            Ok(Some(Built {
+                provider: Arc::new(SmppProvider::new(name, &s, receipts)?),
+                twilio_hook: None,
+            }))
+        }
+        "smtp" => {
+            let s: SmtpSettings = settings(settings_json)?;
+            Ok(Some(Built {
+                provider: Arc::new(SmtpProvider::new(name, &s)?),
                 twilio_hook: None,
             }))
         }

@@ -114,7 +114,7 @@ impl Worker {
                 return AttemptResult::Failed { error };
             }
         };
-        let providers = self.routes.for_channel(job.channel);
+        let providers = self.routes.for_destination(job.channel, &job.to);
         if providers.is_empty() {
             return AttemptResult::Failed {
                 error: format!("no provider is routed for {}", job.channel.as_str()),
@@ -122,12 +122,22 @@ impl Worker {
         }
         let mut last_error = String::new();
         for p in providers {
+            let breaker = self.routes.breaker(p.name());
+            if breaker.is_some_and(|b| !b.allow()) {
+                // Its circuit is open: don't wait on a provider that has been failing.
+                last_error = format!("{}: skipped, its circuit is open", p.name());
+                continue;
+            }
             let started = Instant::now();
             let outcome = p.send(&message).await;
             metrics::histogram!("otpd_delivery_seconds", "provider" => p.name().to_owned())
                 .record(started.elapsed().as_secs_f64());
             match outcome {
                 Ok(receipt) => {
+                    if let Some(b) = breaker {
+                        b.success();
+                        metrics::gauge!("otpd_provider_circuit_open", "provider" => p.name().to_owned()).set(0.0);
+                    }
                     metrics::counter!("otpd_deliveries_total", "provider" => p.name().to_owned(), "status" => "sent")
                         .increment(1);
                     tracing::debug!(job = job.id, provider = p.name(), to = %mask(&job.to), channel = job.channel.as_str(), "delivered to provider");
@@ -137,6 +147,10 @@ impl Worker {
                     };
                 }
                 Err(ProviderError::Permanent(error)) => {
+                    // The provider answered: it is alive, the message was at fault.
+                    if let Some(b) = breaker {
+                        b.success();
+                    }
                     metrics::counter!("otpd_deliveries_total", "provider" => p.name().to_owned(), "status" => "failed")
                         .increment(1);
                     tracing::warn!(job = job.id, provider = p.name(), to = %mask(&job.to), %error, "provider refused the message for good");
@@ -145,6 +159,13 @@ impl Worker {
                     };
                 }
                 Err(ProviderError::Transient(error)) => {
+                    if breaker.is_some_and(|b| b.failure()) {
+                        tracing::warn!(
+                            provider = p.name(),
+                            "provider keeps failing; its circuit is open"
+                        );
+                        metrics::gauge!("otpd_provider_circuit_open", "provider" => p.name().to_owned()).set(1.0);
+                    }
                     metrics::counter!("otpd_deliveries_total", "provider" => p.name().to_owned(), "status" => "retry")
                         .increment(1);
                     tracing::warn!(job = job.id, provider = p.name(), %error, "provider failed; trying the next route");

@@ -99,6 +99,10 @@ pub struct DeliveryConfig {
     pub max_attempts: u32,
     /// Seconds a claimed job stays with its worker before another may retry it.
     pub lease_seconds: u64,
+    /// Transient failures in a row that open a provider's circuit (it is then skipped).
+    pub breaker_threshold: u32,
+    /// How long an open circuit skips its provider before one probe is let through.
+    pub breaker_cooldown_seconds: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -108,6 +112,8 @@ impl Default for DeliveryConfig {
             batch: 64,
             max_attempts: 8,
             lease_seconds: 30,
+            breaker_threshold: 5,
+            breaker_cooldown_seconds: 30,
         }
     }
 }
@@ -144,6 +150,15 @@ pub struct RoutesConfig {
     pub sms: Vec<String>,
     pub call: Vec<String>,
     pub email: Vec<String>,
+    /// Per destination country (ISO 3166-1 alpha-2): `[routes.countries.DE] sms = [...]`.
+    pub countries: std::collections::BTreeMap<String, CountryRoutes>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CountryRoutes {
+    pub sms: Vec<String>,
+    pub call: Vec<String>,
 }
 
 impl Default for Config {
@@ -242,6 +257,11 @@ impl Config {
                 "delivery.lease_seconds must be at least 5".into(),
             ));
         }
+        if self.delivery.breaker_threshold == 0 {
+            return Err(ConfigError(
+                "delivery.breaker_threshold must be at least 1".into(),
+            ));
+        }
         if self.sweeper.interval_seconds == 0 {
             return Err(ConfigError(
                 "sweeper.interval_seconds must be at least 1".into(),
@@ -261,11 +281,21 @@ impl Config {
                 )));
             }
         }
-        for (channel, list) in [
-            ("sms", &self.routes.sms),
-            ("call", &self.routes.call),
-            ("email", &self.routes.email),
-        ] {
+        let mut lists = vec![
+            ("sms".to_owned(), &self.routes.sms),
+            ("call".to_owned(), &self.routes.call),
+            ("email".to_owned(), &self.routes.email),
+        ];
+        for (country, r) in &self.routes.countries {
+            if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ConfigError(format!(
+                    "routes.countries.{country}: not an ISO 3166-1 alpha-2 code such as DE"
+                )));
+            }
+            lists.push((format!("countries.{country}.sms"), &r.sms));
+            lists.push((format!("countries.{country}.call"), &r.call));
+        }
+        for (channel, list) in lists {
             for name in list {
                 if name != "outbox" && !names.contains(name.as_str()) {
                     return Err(ConfigError(format!(

@@ -84,6 +84,8 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
     }
+    // Providers with sessions end them cleanly (SMPP: unbind).
+    worker.routes.close().await;
     served.map_err(|e| otpd_core::Error::Internal(format!("http server: {e}")).into())
 }
 

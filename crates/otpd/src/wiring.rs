@@ -66,6 +66,10 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<
     let mut providers: HashMap<String, Arc<dyn Provider>> = HashMap::new();
     providers.insert(outbox::NAME.to_owned(), outbox.clone());
     let mut twilio_hooks = TwilioHooks::default();
+    let deps = otpd_delivery::registry::Deps {
+        store: store.clone(),
+        clock: engine.clock.clone(),
+    };
     for (i, p) in config.providers.iter().enumerate() {
         if !otpd_delivery::registry::KINDS.contains(&p.kind.as_str()) {
             return Err(ConfigError(format!(
@@ -78,7 +82,7 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<
         let what = || format!("providers[{i}] ({:?}, kind {:?})", p.name, p.kind);
         let settings = serde_json::to_value(&p.settings)
             .map_err(|e| ConfigError(format!("{}: {e}", what())))?;
-        let built = otpd_delivery::registry::build(&p.name, &p.kind, settings)
+        let built = otpd_delivery::registry::build(&p.name, &p.kind, settings, &deps)
             .map_err(|e| ConfigError(format!("{}: {e}", what())))?;
         let provider: Arc<dyn Provider> = match built {
             None => outbox.clone(),
@@ -99,7 +103,8 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<
     }
     let no_routes = config.routes.sms.is_empty()
         && config.routes.call.is_empty()
-        && config.routes.email.is_empty();
+        && config.routes.email.is_empty()
+        && config.routes.countries.is_empty();
     let routes = if no_routes {
         // Development default: everything goes to the outbox, readable over the API.
         Routes::all_through(outbox)
@@ -122,8 +127,27 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<
             }
             order.insert(channel, list);
         }
-        Routes::new(order).map_err(ConfigError)?
+        let mut routes = Routes::new(order).map_err(ConfigError)?;
+        for (country, r) in &config.routes.countries {
+            for (channel, names) in [(Channel::Sms, &r.sms), (Channel::Call, &r.call)] {
+                if names.is_empty() {
+                    continue;
+                }
+                let list = names
+                    .iter()
+                    .filter_map(|n| providers.get(n).cloned())
+                    .collect::<Vec<_>>();
+                routes = routes
+                    .with_country(country, channel, list)
+                    .map_err(ConfigError)?;
+            }
+        }
+        routes
     };
+    let routes = routes.with_breaker(otpd_delivery::breaker::BreakerConfig {
+        threshold: config.delivery.breaker_threshold,
+        cooldown: std::time::Duration::from_secs(config.delivery.breaker_cooldown_seconds),
+    });
     let outbox_enabled = routes.uses(outbox::NAME);
     Ok(App {
         engine,

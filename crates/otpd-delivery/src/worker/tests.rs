@@ -296,3 +296,96 @@ async fn a_callers_message_and_sender_reach_the_provider() {
             .all(|s| s.as_deref() == Some("+15550001111"))
     );
 }
+
+#[tokio::test]
+async fn a_failing_provider_is_skipped_while_its_circuit_is_open_and_probed_later() {
+    let f = fixture().await;
+    let transient = || Err(ProviderError::Transient("connection refused".into()));
+    let a = Scripted::new("a", (0..10).map(|_| transient()).collect());
+    let b = Scripted::new("b", vec![]);
+    let order = HashMap::from([(
+        Channel::Sms,
+        vec![a.clone() as Arc<dyn Provider>, b.clone()],
+    )]);
+    let routes = Routes::new(order)
+        .unwrap()
+        .with_breaker(crate::breaker::BreakerConfig {
+            threshold: 2,
+            cooldown: Duration::from_millis(300),
+        });
+    let w = f.worker(routes);
+    let send = |to: &'static str| {
+        let f = &f;
+        async move {
+            f.engine
+                .start_verification(
+                    &f.admin,
+                    &f.service,
+                    StartInput::new(
+                        Destination::Phone(PhoneE164::parse(to, "to").unwrap()),
+                        Channel::Sms,
+                    ),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    for to in ["+14155552671", "+14155552672"] {
+        send(to).await;
+        w.run_once().await.unwrap();
+    }
+    assert_eq!(
+        (a.calls(), b.calls()),
+        (2, 2),
+        "two failures open the circuit"
+    );
+    for to in ["+14155552673", "+14155552674"] {
+        send(to).await;
+        w.run_once().await.unwrap();
+    }
+    assert_eq!((a.calls(), b.calls()), (2, 4), "skipped while open");
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    send("+14155552675").await;
+    w.run_once().await.unwrap();
+    assert_eq!(
+        (a.calls(), b.calls()),
+        (3, 5),
+        "one probe after the cooldown"
+    );
+}
+
+#[tokio::test]
+async fn a_country_route_overrides_the_channel_route() {
+    let f = fixture().await;
+    let a = Scripted::new("a", vec![]);
+    let de = Scripted::new("de", vec![]);
+    let routes = Routes::new(HashMap::from([(
+        Channel::Sms,
+        vec![a.clone() as Arc<dyn Provider>],
+    )]))
+    .unwrap()
+    .with_country("de", Channel::Sms, vec![de.clone() as Arc<dyn Provider>])
+    .unwrap();
+    assert!(
+        routes
+            .clone()
+            .with_country("DE", Channel::Email, vec![])
+            .is_err()
+    );
+    let w = f.worker(routes);
+    for to in ["+14155552671", "+4915112345678"] {
+        f.engine
+            .start_verification(
+                &f.admin,
+                &f.service,
+                StartInput::new(
+                    Destination::Phone(PhoneE164::parse(to, "to").unwrap()),
+                    Channel::Sms,
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    w.run_once().await.unwrap();
+    assert_eq!((a.calls(), de.calls()), (1, 1));
+}

@@ -4,5 +4,7 @@
 //! on free ports. A peer that is not installed skips its test locally and fails it under CI
 //! (`CI` set), where `.ci/run` installs them.
 
+mod smpp;
+mod smtp;
 mod support;
 mod twilio;

@@ -64,10 +64,23 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// Kills the peer and every process it forked (the SMSC forks one per connection).
     pub fn kill(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A command in its own process group, so `Peer::kill` reaches its children too.
+pub fn grouped(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(program);
+    c.process_group(0);
+    c
 }
 
 impl Drop for Peer {
@@ -111,7 +124,7 @@ pub async fn wiremock() -> Option<(Peer, tempfile::TempDir)> {
         std::fs::copy(e.path(), mappings.join(e.file_name())).unwrap();
     }
     let port = free_port();
-    let child = Command::new("java")
+    let child = grouped("java")
         .arg("-jar")
         .arg(jar.unwrap())
         .args(["--bind-address", "127.0.0.1", "--port", &port.to_string()])

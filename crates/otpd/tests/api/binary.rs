@@ -68,7 +68,7 @@ fn collect(
     });
 }
 
-fn spawn_server(place: &Place, env: &[(&str, &str)]) -> Server {
+pub(crate) fn spawn_server(place: &Place, env: &[(&str, &str)]) -> Server {
     spawn_server_in(place.path(), &place.env(), env)
 }
 
@@ -420,6 +420,14 @@ fn configuration_errors_name_the_key_and_stop_the_start() {
         ("colour = \"red\"\n", "colour"),
         ("[delivery]\nbatch = 0\n", "delivery.batch"),
         ("[routes]\nsms = [\"smsc1\"]\n", "routes.sms"),
+        (
+            "[routes.countries.de]\nsms = [\"outbox\"]\n",
+            "routes.countries.de",
+        ),
+        (
+            "[routes.countries.DE]\nsms = [\"nope\"]\n",
+            "routes.countries.DE.sms",
+        ),
         (
             "[[providers]]\nname = \"smsc1\"\nkind = \"carrier-pigeon\"\n",
             "providers[0].kind",

@@ -175,3 +175,28 @@ async fn callbacks_for_unknown_providers_or_without_a_form_are_refused() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+#[tokio::test]
+async fn a_waiting_caller_gets_the_providers_answer_or_a_timeout() {
+    use otpd_api::delivery::await_delivery;
+    use otpd_core::ids::VerificationId;
+    use std::time::Duration;
+    let app = app_with_twilio().await;
+    let service = app.service(json!({})).await;
+    let v = app.start(&service, "+14155552671").await;
+    let id = VerificationId::parse(v["id"].as_str().unwrap()).unwrap();
+    let waited = await_delivery(app.store.as_ref(), &id, Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert_eq!(waited, None, "still queued: the wait times out");
+    let (waited, ()) = tokio::join!(
+        await_delivery(app.store.as_ref(), &id, Duration::from_secs(10)),
+        async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            app.deliver().await;
+        }
+    );
+    let d = waited.unwrap().expect("the provider answered in time");
+    assert_eq!(d.status.as_str(), "sent");
+    assert_eq!(d.provider_ref.as_deref(), Some(SID));
+}

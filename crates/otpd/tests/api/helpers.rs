@@ -21,6 +21,7 @@ pub struct TestApp {
     pub db: PathBuf,
     /// The configuration the app was built from (its database, its key file).
     pub config: Config,
+    pub store: Arc<dyn otpd_core::ports::Store>,
     worker: Arc<Worker>,
     /// Dropped after the app's fields above: the PostgreSQL database, when the run uses one.
     pg: Option<TestDatabase>,
@@ -87,6 +88,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         clock,
         db: dir.path().join("otpd.db"),
         config,
+        store: worker.store.clone(),
         worker,
         pg,
         _dir: dir,

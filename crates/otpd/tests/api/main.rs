@@ -6,6 +6,7 @@ mod bad_input;
 mod binary;
 mod brightoffice;
 mod concurrency;
+mod crash_delivery;
 mod delivery_status;
 mod exigo;
 mod flow;
