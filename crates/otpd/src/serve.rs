@@ -60,9 +60,15 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         stop_rx.clone(),
     )));
 
+    let metrics = otpd_api::metrics::handle();
+    tasks.push(tokio::spawn(metrics_upkeep(
+        metrics.clone(),
+        stop_rx.clone(),
+    )));
+
     let state = AppState {
         engine,
-        metrics: otpd_api::metrics::handle(),
+        metrics,
         outbox_enabled,
         twilio_hooks: Arc::new(twilio_hooks),
     };
@@ -87,6 +93,21 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     // Providers with sessions end them cleanly (SMPP: unbind).
     worker.routes.close().await;
     served.map_err(|e| otpd_core::Error::Internal(format!("http server: {e}")).into())
+}
+
+/// Histogram samples pile up in the recorder until they are folded into their buckets, which
+/// otherwise happens only when `/metrics` is scraped: without a scraper memory would grow with
+/// every request.
+async fn metrics_upkeep(
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => handle.run_upkeep(),
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn sweeper(
