@@ -1,5 +1,6 @@
 //! The SQLite store: one file, WAL, `synchronous=FULL`, group commit.
 
+mod checkpoint;
 mod directory;
 mod maintenance;
 mod outbox;
@@ -62,7 +63,8 @@ fn open_connection(path: &Path) -> Result<Connection> {
          PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = 5000;
          PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -16000;",
+         PRAGMA cache_size = -16000;
+         PRAGMA journal_size_limit = 67108864;",
     )
     .map_err(sql_err)?;
     conn.set_prepared_statement_cache_capacity(64);
@@ -111,6 +113,12 @@ impl SqliteStore {
         }
         let writer = open_connection(path)?;
         migrate(&writer)?;
+        // Checkpoints happen on their own thread (see `checkpoint`), not inside a group commit.
+        writer
+            .execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .map_err(sql_err)?;
+        let checkpointer = checkpoint::start(open_connection(path)?)
+            .map_err(|e| Error::Internal(format!("spawning the checkpointer: {e}")))?;
         let reader_path = path.to_owned();
         let open_reader = move || {
             let c = open_connection(&reader_path)?;
@@ -121,7 +129,7 @@ impl SqliteStore {
             .map(|_| open_reader())
             .collect::<Result<Vec<_>>>()?;
         Ok(SqliteStore {
-            pool: Pool::start(writer, readers, Box::new(open_reader))?,
+            pool: Pool::start(writer, readers, Box::new(open_reader), checkpointer)?,
             secrets,
             path: path.to_owned(),
             services: Arc::default(),

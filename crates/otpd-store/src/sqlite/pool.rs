@@ -65,6 +65,8 @@ type OpenReader = Box<dyn Fn() -> Result<Connection> + Send + Sync>;
 pub(crate) struct Pool {
     writer: flume::Sender<Box<dyn WriteJob>>,
     readers: std::sync::Arc<Readers>,
+    /// Held only so the checkpointer stops when the last clone of the pool is dropped.
+    _checkpointer: flume::Sender<()>,
 }
 
 struct Readers {
@@ -95,6 +97,7 @@ impl Pool {
         writer_conn: Connection,
         reader_conns: Vec<Connection>,
         open_reader: OpenReader,
+        checkpointer: flume::Sender<()>,
     ) -> Result<Pool> {
         let (wtx, wrx) = flume::unbounded::<Box<dyn WriteJob>>();
         std::thread::Builder::new()
@@ -107,6 +110,7 @@ impl Pool {
                 idle: std::sync::Mutex::new(reader_conns),
                 open: open_reader,
             }),
+            _checkpointer: checkpointer,
         })
     }
 

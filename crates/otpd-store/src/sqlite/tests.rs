@@ -31,6 +31,44 @@ async fn migrations_are_recorded_and_idempotent() {
 }
 
 #[tokio::test]
+async fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otpd.db");
+    let store = SqliteStore::open(&path, secrets()).unwrap();
+    // The writer never checkpoints itself: only the checkpoint thread copies the log back.
+    let auto: i64 = store
+        .pool
+        .write(|c| {
+            c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+                .map_err(sql_err)
+        })
+        .await
+        .unwrap();
+    assert_eq!(auto, 0);
+    let before = std::fs::metadata(&path).unwrap().len();
+    store
+        .pool
+        .write(|c| {
+            c.execute_batch(
+                "CREATE TABLE filler (b BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+                 INSERT INTO filler SELECT randomblob(4000) FROM n;",
+            )
+            .map_err(sql_err)
+        })
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&path).unwrap().len() < before + 200 * 4000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was checkpointed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
 async fn no_stored_column_holds_the_code() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("otpd.db");
