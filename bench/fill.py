@@ -38,12 +38,13 @@ started = time.time()
 for start in range(0, total, batch):
     verifications, sends, jobs = [], [], []
     for n in range(start, min(start + batch, total)):
-        vid = "VE" + rng.getrandbits(128).to_bytes(16, "big").hex()
         to = f"+1{[415, 212, 312, 617, 206][n % 5]}3{n % 1_000_000:06d}"
         created = now - rng.randint(0, 20 * 3600 * 1000)
         roll = rng.random()
         if roll < 0.05:
             status, created = "pending", now - rng.randint(0, 500_000)
+        # As otpd makes them: 48 bits of creation time in ms, then 80 random bits.
+        vid = f"VE{created:012x}" + rng.getrandbits(80).to_bytes(10, "big").hex()
         elif roll < 0.75:
             status = "approved"
         else:

@@ -384,7 +384,7 @@ impl Engine {
             channel,
             code,
             custom_code: custom,
-            fresh_id: VerificationId::generate(self.rng.as_ref()),
+            fresh_id: VerificationId::generate_at(self.rng.as_ref(), self.now()),
             reference,
             sealed_code,
             ttl_seconds,

@@ -52,6 +52,22 @@ prefixed_id!(KeyId, "SK", "api key");
 prefixed_id!(ServiceId, "VA", "service");
 prefixed_id!(VerificationId, "VE", "verification");
 
+impl VerificationId {
+    /// A new id whose first 48 bits are the creation time in milliseconds and whose other 80
+    /// are random: still unguessable, and new rows land at the end of every index keyed by the
+    /// id instead of on a random page (measured in BENCHMARKS.md: fewer pages written per
+    /// start, and inserts that stay cheap as the table grows).
+    pub fn generate_at(rng: &dyn Random, now: crate::clock::Timestamp) -> Self {
+        let ms = (now.0.max(0) as u64) & 0xffff_ffff_ffff;
+        VerificationId(format!(
+            "{}{:012x}{}",
+            Self::PREFIX,
+            ms,
+            random_hex(rng, 10)
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +79,24 @@ mod tests {
         let id = VerificationId::generate(&rng);
         assert_eq!(id.as_str().len(), 34);
         assert_eq!(VerificationId::parse(id.as_str()).unwrap(), id);
+    }
+
+    #[test]
+    fn time_ordered_ids_sort_by_creation_and_parse_back() {
+        use crate::clock::Timestamp;
+        let rng = SeededRandom::new(2);
+        let a = VerificationId::generate_at(&rng, Timestamp(1_700_000_000_000));
+        let b = VerificationId::generate_at(&rng, Timestamp(1_700_000_000_001));
+        let c = VerificationId::generate_at(&rng, Timestamp(1_700_000_000_001));
+        assert!(a.as_str() < b.as_str());
+        assert_ne!(
+            b, c,
+            "80 random bits tell apart ids of the same millisecond"
+        );
+        for id in [&a, &b, &c] {
+            assert_eq!(VerificationId::parse(id.as_str()).as_ref(), Ok(id));
+        }
+        assert_eq!(&a.as_str()[2..14], format!("{:012x}", 1_700_000_000_000u64));
     }
 
     #[test]

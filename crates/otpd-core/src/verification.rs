@@ -178,7 +178,7 @@ pub struct StartPlan {
 }
 
 pub fn plan_start(
-    req: StartRequest,
+    req: &StartRequest,
     facts: StartFacts,
     secrets: &ServerSecrets,
     now: Timestamp,
@@ -262,9 +262,9 @@ pub fn plan_start(
         channel: verification.channel,
         to: verification.to.as_str().to_owned(),
         locale: verification.locale.clone(),
-        sealed_code: req.sealed_code,
-        message: req.message,
-        sender: req.sender,
+        sealed_code: req.sealed_code.clone(),
+        message: req.message.clone(),
+        sender: req.sender.clone(),
         reference_code: verification.reference.reference_code.clone(),
         expires_at,
         created_at: now,
@@ -274,7 +274,7 @@ pub fn plan_start(
         created,
         expire,
         send_at: now,
-        subject: req.subject_limit.map(|s| s.subject),
+        subject: req.subject_limit.as_ref().map(|s| s.subject.clone()),
         job,
     })
 }

@@ -59,7 +59,7 @@ impl World {
     }
 
     fn start(&self, code: &Code, facts: StartFacts) -> Result<StartPlan> {
-        plan_start(self.request(code), facts, &self.secrets, self.clock.now())
+        plan_start(&self.request(code), facts, &self.secrets, self.clock.now())
     }
 
     fn wrong(&self, right: &Code) -> Code {
@@ -304,7 +304,7 @@ fn caller_overrides_set_lifetime_and_attempts_and_travel_with_the_job() {
     req.max_attempts = 1;
     req.message = Some("Your login code:".into());
     req.sender = Some("ACME".into());
-    let plan = plan_start(req, StartFacts::default(), &w.secrets, w.clock.now()).unwrap();
+    let plan = plan_start(&req, StartFacts::default(), &w.secrets, w.clock.now()).unwrap();
     assert_eq!(plan.verification.expires_at, w.clock.now().plus_secs(30));
     assert_eq!(plan.verification.max_attempts, 1);
     assert_eq!(plan.job.message.as_deref(), Some("Your login code:"));
@@ -326,7 +326,7 @@ fn subject_limit_counts_sends_per_subject() {
             window_seconds: 60,
         });
         plan_start(
-            req,
+            &req,
             StartFacts {
                 subject_sends,
                 ..StartFacts::default()

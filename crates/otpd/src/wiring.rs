@@ -1,7 +1,7 @@
 //! Builds the engine and its adapters from a validated configuration.
 
 use crate::config::{Config, ConfigError, Database, load_server_key};
-use crate::system::{OsRandom, SystemClock};
+use crate::system::{SystemClock, SystemRandom};
 use otpd_api::hooks::{TwilioHook, TwilioHooks};
 use otpd_core::clock::Clock;
 use otpd_core::destination::Channel;
@@ -39,7 +39,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
 
 /// As `build`, with the clock given (tests pass a fake one).
 pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<App, StartError> {
-    let rng = Arc::new(OsRandom);
+    let rng = Arc::new(SystemRandom);
     let master = load_server_key(config, rng.as_ref())?;
     let secrets = Arc::new(ServerSecrets::from_master(&master)?);
     let store: Arc<dyn Store> = match config.database()? {

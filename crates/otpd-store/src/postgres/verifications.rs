@@ -187,7 +187,7 @@ pub(super) async fn start(
     };
 
     let plan = verification::plan_start(
-        req,
+        &req,
         StartFacts {
             pending,
             recent_sends,

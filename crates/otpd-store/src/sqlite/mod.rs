@@ -167,7 +167,7 @@ impl Store for SqliteStore {
 
     async fn create_tenant(&self, tenant: Tenant) -> Result<Tenant> {
         self.pool
-            .write(move |c| directory::create_tenant(c, tenant))
+            .write(move |c| directory::create_tenant(c, tenant.clone()))
             .await
     }
 
@@ -224,7 +224,9 @@ impl Store for SqliteStore {
         let tenant = tenant.clone();
         let service = self
             .pool
-            .write(move |c| directory::insert_service(c, tenant, id, config, now))
+            .write(move |c| {
+                directory::insert_service(c, tenant.clone(), id.clone(), config.clone(), now)
+            })
             .await?;
         self.remember(&service);
         Ok(service)
@@ -266,7 +268,7 @@ impl Store for SqliteStore {
     ) -> Result<(Verification, bool)> {
         let secrets = self.secrets.clone();
         self.pool
-            .write(move |c| verifications::start(c, req, &secrets, now))
+            .write(move |c| verifications::start(c, &req, &secrets, now))
             .await
     }
 
@@ -424,7 +426,7 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<()> {
         self.pool
-            .write(move |c| outbox::finish(c, job_id, result, now))
+            .write(move |c| outbox::finish(c, job_id, &result, now))
             .await
     }
 

@@ -100,7 +100,7 @@ pub(super) fn delivery_status(
 pub(super) fn finish(
     c: &Connection,
     job_id: i64,
-    result: AttemptResult,
+    result: &AttemptResult,
     now: Timestamp,
 ) -> Result<()> {
     let verification_id: String = c

@@ -153,3 +153,74 @@ async fn a_failing_write_does_not_spoil_its_batch() {
         .unwrap();
     assert_eq!(n, 20, "only the successful writes are committed");
 }
+
+/// One batch holding writes that succeed, writes that fail before changing anything and writes
+/// that fail after changing rows: the batch takes the savepoint path again, and every write
+/// lands exactly once or not at all, each caller hearing its own answer.
+#[tokio::test]
+async fn a_batch_rerun_keeps_every_write_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("otpd.db"), secrets()).unwrap();
+    let pool = store.pool.clone();
+    // Hold the writer so that everything below queues into one batch.
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let held_rx = std::sync::Mutex::new(held_rx);
+    let blocker = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            pool.write(move |_| {
+                let _ = held_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(std::time::Duration::from_secs(5));
+                Ok(())
+            })
+            .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut tasks = Vec::new();
+    for i in 0..60i64 {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            pool.write(move |c| {
+                if i % 3 == 0 {
+                    return Err(Error::Conflict("refused before writing".into()));
+                }
+                c.execute(
+                    "INSERT INTO sends (service_id, destination, at) VALUES ('s', 'd', ?1)",
+                    [i],
+                )
+                .map_err(sql_err)?;
+                if i % 3 == 1 {
+                    return Err(Error::Conflict("refused after writing".into()));
+                }
+                Ok(i)
+            })
+            .await
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    held_tx.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let answer = t.await.unwrap();
+        match i % 3 {
+            2 => assert_eq!(answer, Ok(i as i64)),
+            _ => assert!(matches!(answer, Err(Error::Conflict(_))), "{i}: {answer:?}"),
+        }
+    }
+    let kept: Vec<i64> = pool
+        .read(|c| {
+            let mut s = c
+                .prepare("SELECT at FROM sends WHERE service_id = 's' ORDER BY at")
+                .map_err(sql_err)?;
+            let rows = s.query_map([], |r| r.get(0)).map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<i64>>>()
+                .map_err(sql_err)
+        })
+        .await
+        .unwrap();
+    let expected: Vec<i64> = (0..60).filter(|i| i % 3 == 2).collect();
+    assert_eq!(kept, expected);
+}

@@ -62,7 +62,7 @@ pub(super) fn pending_for(
 
 pub(super) fn start(
     c: &Connection,
-    req: StartRequest,
+    req: &StartRequest,
     secrets: &ServerSecrets,
     now: Timestamp,
 ) -> Result<(Verification, bool)> {

@@ -142,11 +142,45 @@ pub async fn prepare(target: &Target, opts: &BenchOptions) -> Result<Workload, S
         Scenario::Mixed => Ok(Workload::Mixed { service, next }),
         Scenario::Check => {
             let ids = prefill(target, &service, &next, opts).await?;
+            settle(target, &service, &ids).await?;
             Ok(Workload::Check {
                 service,
                 ids: Arc::new(ids),
                 next: Arc::new(AtomicUsize::new(0)),
             })
+        }
+    }
+}
+
+/// Waits until the worker has sent the prefill's messages, so that the ceiling and the checks
+/// are measured alone rather than beside a backlog of deliveries. Ids are time-ordered: the
+/// greatest is among the last created, and jobs go out in the order they fell due.
+async fn settle(target: &Target, service: &str, ids: &[String]) -> Result<(), String> {
+    let Some(last) = ids.iter().max() else {
+        return Ok(());
+    };
+    let mut conn = Conn::open(target).await?;
+    let path = format!("/v1/services/{service}/verifications/{last}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let (status, bytes) = conn.call(target, Method::GET, &path, None).await?;
+        let delivery = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v["delivery"]["status"].as_str().map(str::to_owned));
+        match (status, delivery.as_deref()) {
+            (200, Some("queued")) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            (200, Some("queued")) => {
+                return Err("the prefill's deliveries did not finish within 10 minutes".into());
+            }
+            (200, _) => return Ok(()),
+            _ => {
+                return Err(format!(
+                    "reading a prefilled verification answered {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                ));
+            }
         }
     }
 }

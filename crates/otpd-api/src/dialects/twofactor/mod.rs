@@ -144,11 +144,12 @@ async fn prologue(
     }
 }
 
-/// `Id`: a number for the OTP, taken from the first 52 bits of its `OtpIdReference` (the
-/// verification id), so it is stable and exact in every JSON reader.
+/// `Id`: a number for the OTP, taken from the last 52 bits of its `OtpIdReference` (the
+/// verification id; random bits, its first ones are the creation time), so it is stable and
+/// exact in every JSON reader.
 fn wire_number(id: &VerificationId) -> i64 {
-    id.as_str()
-        .get(2..15)
+    let s = id.as_str();
+    s.get(s.len().saturating_sub(13)..)
         .and_then(|hex| i64::from_str_radix(hex, 16).ok())
         .unwrap_or(0)
 }
