@@ -2,6 +2,7 @@
 
 mod checkpoint;
 mod directory;
+mod key_cache;
 mod maintenance;
 mod outbox;
 mod persons;
@@ -51,6 +52,7 @@ pub struct SqliteStore {
     /// Services never change once created (there is no update operation), and every send and
     /// every delivery reads one: keep them parsed in memory.
     services: Arc<RwLock<HashMap<ServiceId, Service>>>,
+    keys: Arc<key_cache::KeyCache>,
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
@@ -133,6 +135,7 @@ impl SqliteStore {
             secrets,
             path: path.to_owned(),
             services: Arc::default(),
+            keys: Arc::default(),
         })
     }
 
@@ -196,8 +199,16 @@ impl Store for SqliteStore {
     }
 
     async fn key(&self, id: &KeyId) -> Result<Option<ApiKey>> {
-        let id = id.clone();
-        self.pool.read(move |c| directory::key(c, &id)).await
+        if let Some(key) = self.keys.get(id) {
+            return Ok(Some(key));
+        }
+        let generation = self.keys.generation();
+        let wanted = id.clone();
+        let found = self.pool.read(move |c| directory::key(c, &wanted)).await?;
+        if let Some(key) = &found {
+            self.keys.put(key, generation);
+        }
+        Ok(found)
     }
 
     async fn list_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<ApiKey>> {
@@ -208,10 +219,13 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_key(&self, id: &KeyId, now: Timestamp) -> Result<bool> {
-        let id = id.clone();
-        self.pool
-            .write(move |c| directory::revoke_key(c, &id, now))
-            .await
+        let wanted = id.clone();
+        let revoked = self
+            .pool
+            .write(move |c| directory::revoke_key(c, &wanted, now))
+            .await;
+        self.keys.forget(id);
+        revoked
     }
 
     async fn insert_service(

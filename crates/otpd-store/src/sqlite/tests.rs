@@ -224,3 +224,66 @@ async fn a_batch_rerun_keeps_every_write_exactly_once() {
     let expected: Vec<i64> = (0..60).filter(|i| i % 3 == 2).collect();
     assert_eq!(kept, expected);
 }
+
+fn engine_on(store: SqliteStore) -> Engine {
+    Engine {
+        store: Arc::new(store),
+        clock: Arc::new(FakeClock::new(Timestamp(1_800_000_000_000))),
+        rng: Arc::new(SeededRandom::new(12)),
+        secrets: secrets(),
+        dispatcher: Arc::new(NoDispatch),
+    }
+}
+
+/// Keys are cached for a second: a revocation through the same store takes effect at once,
+/// one by another process on the same file (the CLI beside a server) within the cache's TTL.
+#[tokio::test]
+async fn a_revoked_key_stops_working_at_once_here_and_within_a_second_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otpd.db");
+    let server = engine_on(SqliteStore::open(&path, secrets()).unwrap());
+    let admin = server.bootstrap().await.unwrap().unwrap();
+    server
+        .authenticate(admin.key.id.as_str(), &admin.secret)
+        .await
+        .unwrap();
+    let scopes = otpd_core::tenant::Scopes::parse_list("verify").unwrap();
+    let mut keys = Vec::new();
+    for name in ["here", "elsewhere"] {
+        let k = server
+            .issue_key(otpd_core::engine::DEFAULT_TENANT, name, scopes.clone())
+            .await
+            .unwrap();
+        // Authenticated once, so the key is in the cache.
+        server
+            .authenticate(k.key.id.as_str(), &k.secret)
+            .await
+            .unwrap();
+        keys.push(k);
+    }
+
+    server.revoke_key(keys[0].key.id.as_str()).await.unwrap();
+    assert_eq!(
+        server
+            .authenticate(keys[0].key.id.as_str(), &keys[0].secret)
+            .await,
+        Err(Error::Unauthorized)
+    );
+
+    let cli = engine_on(SqliteStore::open(&path, secrets()).unwrap());
+    cli.revoke_key(keys[1].key.id.as_str()).await.unwrap();
+    let revoked_at = std::time::Instant::now();
+    loop {
+        let r = server
+            .authenticate(keys[1].key.id.as_str(), &keys[1].secret)
+            .await;
+        if r == Err(Error::Unauthorized) {
+            break;
+        }
+        assert!(
+            revoked_at.elapsed() < key_cache::TTL + std::time::Duration::from_millis(500),
+            "a key revoked elsewhere still works after the cache's TTL"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
