@@ -3,10 +3,11 @@
 
     bench/fill.py DATA_DIR N
 
-The database must exist (start `otpd serve --data-dir DATA_DIR` once, then stop it). Rows look
-like real traffic of the last hours: one service of the default tenant, distinct destinations,
-statuses mostly ended (approved / expired), 5 % still pending with an expiry in the future,
-code MACs and sealed codes of real length, a send-limit row each and a sent job each.
+The database must exist (`otpd keys create --data-dir DATA_DIR ...` creates it). Rows look
+like real traffic of the last 20 hours, inserted in creation order as otpd inserts them: one
+service of the default tenant, distinct destinations, rows of the last 10 minutes mostly
+pending, older ones ended (75 % approved, 25 % expired), code MACs and sealed codes of real
+length, a send-limit row each and a sent job each.
 Prints the database size per verification after a checkpoint.
 """
 
@@ -39,17 +40,20 @@ for start in range(0, total, batch):
     verifications, sends, jobs = [], [], []
     for n in range(start, min(start + batch, total)):
         to = f"+1{[415, 212, 312, 617, 206][n % 5]}3{n % 1_000_000:06d}"
-        created = now - rng.randint(0, 20 * 3600 * 1000)
+        # Rows go in in creation order, as otpd writes them: the last 20 hours spread evenly.
+        # Those still within their 10 minutes are mostly pending; older ones have ended, as
+        # a running sweeper leaves them.
+        created = now - (20 * 3600 * 1000) * (total - n) // total
         roll = rng.random()
-        if roll < 0.05:
-            status, created = "pending", now - rng.randint(0, 500_000)
-        # As otpd makes them: 48 bits of creation time in ms, then 80 random bits.
-        vid = f"VE{created:012x}" + rng.getrandbits(80).to_bytes(10, "big").hex()
+        if created + 600_000 > now:
+            status = "pending" if roll < 0.7 else "approved"
         elif roll < 0.75:
             status = "approved"
         else:
             status = "expired"
         expires = created + 600_000
+        # As otpd makes them: 48 bits of creation time in ms, then 80 random bits.
+        vid = f"VE{created:012x}" + rng.getrandbits(80).to_bytes(10, "big").hex()
         verifications.append((vid, tenant, service, "sms", to, status, os.urandom(32), 0, "en",
                               0, 5, 1, created, created, expires, None, None, None))
         sends.append((service, to, created))

@@ -25,6 +25,12 @@ pub struct SealedMessage {
     pub created_at: Timestamp,
 }
 
+/// Rows one sweep statement touches at most. A sweep is one write transaction that every
+/// request queued behind it waits for: on a 5 M-row database whose rows were no longer in the
+/// page cache, 5 000-row slices held the SQLite writer for seconds (BENCHMARKS.md). The
+/// sweeper repeats while slices come back full, resting between them (see `otpd serve`).
+pub const SWEEP_SLICE: u64 = 500;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 /// `expired`: verifications and undelivered jobs whose time ran out; `purged`: rows deleted.
 pub struct SweepReport {

@@ -120,8 +120,11 @@ async fn sweeper(
             _ = tokio::time::sleep(Duration::from_secs(cfg.interval_seconds)) => {}
             _ = stop.changed() => return,
         }
-        // Repeat while batches come back full, so a backlog drains without waiting a round.
+        // Repeat while slices come back full, so a backlog drains without waiting a round, but
+        // rest three times as long as each slice took: the sweeper gets at most a quarter of
+        // the writer while requests are waiting for the rest.
         loop {
+            let started = std::time::Instant::now();
             match engine
                 .store
                 .sweep(engine.now(), cfg.retention_seconds)
@@ -129,8 +132,13 @@ async fn sweeper(
             {
                 Ok(r) if r.expired + r.purged > 0 => {
                     tracing::debug!(expired = r.expired, purged = r.purged, "swept");
-                    if r.expired < 5000 && r.purged < 5000 {
+                    let slice = otpd_core::ports::SWEEP_SLICE;
+                    if r.expired < slice && r.purged < slice {
                         break;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(started.elapsed() * 3) => {}
+                        _ = stop.changed() => return,
                     }
                 }
                 Ok(_) => break,

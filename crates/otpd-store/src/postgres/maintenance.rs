@@ -10,7 +10,7 @@ use otpd_core::Result;
 use otpd_core::clock::Timestamp;
 use otpd_core::ports::SweepReport;
 
-const BATCH: i64 = 5000;
+const BATCH: i64 = otpd_core::ports::SWEEP_SLICE as i64;
 /// Send-limit windows are at most a day long (see `ServiceConfig`).
 const SENDS_KEPT_SECS: u64 = 86_400;
 /// `pg_advisory_xact_lock` key of the sweeper ("otpdswep" in ASCII).

@@ -8,7 +8,7 @@ use otpd_core::clock::Timestamp;
 use otpd_core::ports::SweepReport;
 use rusqlite::{Connection, params};
 
-const BATCH: i64 = 5000;
+const BATCH: i64 = otpd_core::ports::SWEEP_SLICE as i64;
 /// Send-limit windows are at most a day long (see `ServiceConfig`).
 const SENDS_KEPT_SECS: u64 = 86_400;
 
