@@ -4,7 +4,10 @@
 use super::codes::{Failure, ResponseCode, failure_of};
 use super::sync::{SYNC_TIMEOUT, SyncOutcome, await_delivery};
 use super::wire::{Fields, Format, Object, Out, body_kind, negotiate};
-use super::{CREATE_FIELDS, MAX_SOURCE_CHARS, Prologue, prologue, respond, wire_number};
+use super::{
+    CREATE_FIELDS, MAX_SOURCE_CHARS, Prologue, outcome_fields, prologue, respond_object,
+    wire_number,
+};
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -30,38 +33,29 @@ struct CreateResponse {
 
 impl CreateResponse {
     fn object(&self) -> Object {
-        let (message, code) = match &self.outcome {
-            None => (None, ResponseCode::Success),
-            Some(f) => (Some(f.message.clone()), f.code),
-        };
+        let mut fields = vec![
+            ("Id", Out::Int(self.id)),
+            ("OtpIdReference", Out::Str(self.otp_id_reference.clone())),
+            ("ReferenceCode", Out::Str(self.reference_code.clone())),
+            (
+                "OtpCode",
+                Out::Str(self.otp_code.as_ref().map(|c| c.expose().to_owned())),
+            ),
+            (
+                "RemainingExpirationSeconds",
+                Out::Int(self.remaining_expiration_seconds),
+            ),
+            ("GsmNumber", Out::Str(self.gsm_number.clone())),
+        ];
+        fields.extend(outcome_fields(&self.outcome));
         Object {
             name: "CreateTwoFactorSmsOtpResponse",
-            fields: vec![
-                ("Id", Out::Int(self.id)),
-                ("OtpIdReference", Out::Str(self.otp_id_reference.clone())),
-                ("ReferenceCode", Out::Str(self.reference_code.clone())),
-                (
-                    "OtpCode",
-                    Out::Str(self.otp_code.as_ref().map(|c| c.expose().to_owned())),
-                ),
-                (
-                    "RemainingExpirationSeconds",
-                    Out::Int(self.remaining_expiration_seconds),
-                ),
-                ("GsmNumber", Out::Str(self.gsm_number.clone())),
-                ("ExceptionMessage", Out::Str(message)),
-                ("Success", Out::Bool(self.outcome.is_none())),
-                ("Code", code.out()),
-            ],
+            fields,
         }
     }
 
     fn into_response(self, format: Format) -> Response {
-        let (status, retry) = match &self.outcome {
-            None => (StatusCode::OK, None),
-            Some(f) => (f.status, f.retry_after),
-        };
-        respond(format, status, self.object().render(format), retry)
+        respond_object(format, self.object(), &self.outcome)
     }
 }
 

@@ -25,13 +25,13 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use codes::{Failure, failure_of};
+use codes::{Failure, ResponseCode, failure_of};
 pub use create::create_two_factor_sms_otp;
 use otpd_core::Error;
 use otpd_core::ids::VerificationId;
 use otpd_core::tenant::Principal;
 pub use verify::verify_two_factor_sms_otp;
-use wire::{BodyKind, Fields, Format, http_error, read_fields};
+use wire::{BodyKind, Fields, Format, Object, Out, http_error, read_fields};
 
 pub const CREATE_PATH: &str = "/api/TwoFactor/CreateTwoFactorSmsOtp";
 pub const VERIFY_PATH: &str = "/api/TwoFactor/VerifyTwoFactorSmsOtp";
@@ -56,6 +56,28 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(CREATE_PATH, post(create_two_factor_sms_otp))
         .route(VERIFY_PATH, post(verify_two_factor_sms_otp))
+}
+
+/// The properties every response object ends with, from its outcome (none: success).
+fn outcome_fields(outcome: &Option<Failure>) -> [(&'static str, Out); 3] {
+    let (message, code) = match outcome {
+        None => (None, ResponseCode::Success),
+        Some(f) => (Some(f.message.clone()), f.code),
+    };
+    [
+        ("ExceptionMessage", Out::Str(message)),
+        ("Success", Out::Bool(outcome.is_none())),
+        ("Code", code.out()),
+    ]
+}
+
+/// Renders a response object with its outcome's status and `Retry-After`.
+fn respond_object(format: Format, object: Object, outcome: &Option<Failure>) -> Response {
+    let (status, retry) = match outcome {
+        None => (StatusCode::OK, None),
+        Some(f) => (f.status, f.retry_after),
+    };
+    respond(format, status, object.render(format), retry)
 }
 
 fn respond(format: Format, status: StatusCode, body: String, retry_after: Option<u64>) -> Response {

@@ -3,7 +3,7 @@
 
 use super::codes::{Failure, ResponseCode, failure_of};
 use super::wire::{Fields, Format, Object, Out, body_kind, negotiate};
-use super::{Prologue, VERIFY_FIELDS, prologue, respond, wire_number};
+use super::{Prologue, VERIFY_FIELDS, outcome_fields, prologue, respond_object, wire_number};
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -23,29 +23,20 @@ struct VerifyResponse {
 
 impl VerifyResponse {
     fn object(&self) -> Object {
-        let (message, code) = match &self.outcome {
-            None => (None, ResponseCode::Success),
-            Some(f) => (Some(f.message.clone()), f.code),
-        };
+        let mut fields = vec![
+            ("Id", Out::Int(self.id)),
+            ("OtpIdReference", Out::Str(self.otp_id_reference.clone())),
+            ("RemainingAttempts", Out::Int(self.remaining_attempts)),
+        ];
+        fields.extend(outcome_fields(&self.outcome));
         Object {
             name: "VerifyTwoFactorSmsOtpResponse",
-            fields: vec![
-                ("Id", Out::Int(self.id)),
-                ("OtpIdReference", Out::Str(self.otp_id_reference.clone())),
-                ("RemainingAttempts", Out::Int(self.remaining_attempts)),
-                ("ExceptionMessage", Out::Str(message)),
-                ("Success", Out::Bool(self.outcome.is_none())),
-                ("Code", code.out()),
-            ],
+            fields,
         }
     }
 
     fn into_response(self, format: Format) -> Response {
-        let (status, retry) = match &self.outcome {
-            None => (StatusCode::OK, None),
-            Some(f) => (f.status, f.retry_after),
-        };
-        respond(format, status, self.object().render(format), retry)
+        respond_object(format, self.object(), &self.outcome)
     }
 }
 
