@@ -377,6 +377,8 @@ impl Engine {
             code.expose().as_bytes(),
             service.tenant_id.as_str().as_bytes(),
         )?;
+        // One instant for the id's time prefix and the row's `created_at`.
+        let now = self.now();
         let req = StartRequest {
             locale: input.locale.unwrap_or_else(|| cfg.default_locale.clone()),
             service,
@@ -384,7 +386,7 @@ impl Engine {
             channel,
             code,
             custom_code: custom,
-            fresh_id: VerificationId::generate_at(self.rng.as_ref(), self.now()),
+            fresh_id: VerificationId::generate_at(self.rng.as_ref(), now),
             reference,
             sealed_code,
             ttl_seconds,
@@ -393,7 +395,7 @@ impl Engine {
             sender: input.sender,
             subject_limit: input.subject_limit,
         };
-        let (verification, created) = self.store.start_verification(req, self.now()).await?;
+        let (verification, created) = self.store.start_verification(req, now).await?;
         self.dispatcher.wake();
         metrics::counter!("otpd_verifications_started_total", "channel" => channel.as_str())
             .increment(1);

@@ -212,9 +212,7 @@ fn run_unguarded(conn: &Connection, batch: &mut [Box<dyn WriteJob>]) -> Result<U
     for job in batch.iter_mut() {
         let before = conn.total_changes();
         if !job.run(conn) && (conn.total_changes() != before || conn.is_autocommit()) {
-            if !conn.is_autocommit() {
-                control(conn, "ROLLBACK").map_err(sql_err)?;
-            }
+            abandon(conn);
             return Ok(Unguarded::RolledBack);
         }
     }
