@@ -106,6 +106,39 @@ impl Fixture {
         self.engine.create_service(&self.admin, n).await.unwrap()
     }
 
+    /// `n` checks of the same code on the same verification at once, each on its own task.
+    async fn concurrent_checks(
+        &self,
+        svc: &Service,
+        id: &VerificationId,
+        code: &str,
+        n: usize,
+    ) -> Vec<CheckOutcome> {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let (engine, admin, sid, id) = (
+                    self.engine.clone(),
+                    self.admin.clone(),
+                    svc.id.clone(),
+                    id.clone(),
+                );
+                let code = Code::candidate(code, "code").unwrap();
+                tokio::spawn(async move {
+                    engine
+                        .check_verification(&admin, sid.as_str(), id.as_str(), code)
+                        .await
+                        .unwrap()
+                        .outcome
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        outcomes
+    }
+
     async fn check(&self, svc: &Service, id: &VerificationId, code: &str) -> Result<CheckOutcome> {
         self.engine
             .check_verification(
@@ -149,32 +182,8 @@ async fn fifty_concurrent_right_checks_approve_exactly_once() {
         .await
         .unwrap()
         .verification;
-    let mut tasks = Vec::new();
-    for _ in 0..50 {
-        let (engine, admin, sid, id) = (
-            f.engine.clone(),
-            f.admin.clone(),
-            svc.id.clone(),
-            v.id.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            engine
-                .check_verification(
-                    &admin,
-                    sid.as_str(),
-                    id.as_str(),
-                    Code::candidate("424242", "code").unwrap(),
-                )
-                .await
-                .unwrap()
-                .outcome
-                .valid
-        }));
-    }
-    let mut approvals = 0;
-    for t in tasks {
-        approvals += t.await.unwrap() as usize;
-    }
+    let outcomes = f.concurrent_checks(&svc, &v.id, "424242", 50).await;
+    let approvals = outcomes.iter().filter(|o| o.valid).count();
     assert_eq!(approvals, 1);
 }
 
@@ -188,30 +197,8 @@ async fn concurrent_wrong_checks_are_all_counted_up_to_the_limit() {
         .await
         .unwrap()
         .verification;
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (engine, admin, sid, id) = (
-            f.engine.clone(),
-            f.admin.clone(),
-            svc.id.clone(),
-            v.id.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            engine
-                .check_verification(
-                    &admin,
-                    sid.as_str(),
-                    id.as_str(),
-                    Code::candidate("000000", "code").unwrap(),
-                )
-                .await
-                .unwrap()
-                .outcome
-        }));
-    }
     let mut counted = 0;
-    for t in tasks {
-        let o = t.await.unwrap();
+    for o in f.concurrent_checks(&svc, &v.id, "000000", 20).await {
         assert!(!o.valid);
         counted += o.changed as usize;
     }

@@ -72,14 +72,7 @@ async fn committed_pages_reach_the_database_file_without_the_writer_checkpointin
 async fn no_stored_column_holds_the_code() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("otpd.db");
-    let store = SqliteStore::open(&path, secrets()).unwrap();
-    let engine = Engine {
-        store: Arc::new(store),
-        clock: Arc::new(FakeClock::new(Timestamp(1_800_000_000_000))),
-        rng: Arc::new(SeededRandom::new(11)),
-        secrets: secrets(),
-        dispatcher: Arc::new(NoDispatch),
-    };
+    let engine = engine_on(SqliteStore::open(&path, secrets()).unwrap());
     let key = engine.bootstrap().await.unwrap().unwrap();
     let admin = engine
         .authenticate(key.key.id.as_str(), &key.secret)
