@@ -112,6 +112,7 @@ pub async fn drive(
     let mut tasks = Vec::with_capacity(opts.connections);
     for c in 0..opts.connections {
         let (target, workload) = (target.clone(), workload.clone());
+        let opts_prefill = opts.prefill;
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(&target).await?;
             let mut latencies_us: Vec<u32> = Vec::with_capacity(16_384);
@@ -132,7 +133,13 @@ pub async fn drive(
                 if scheduled >= deadline {
                     break;
                 }
-                let (method, path, body, expect) = workload.next_request(&mut state);
+                let Some((method, path, body, expect)) = workload.next_request(&mut state) else {
+                    return Err(format!(
+                        "every prefilled verification was checked before the run ended; \
+                         raise --prefill above {} (the measured rate times the duration)",
+                        opts_prefill
+                    ));
+                };
                 match conn.call(&target, method, &path, body).await {
                     Ok((status, _)) if status == expect => latencies_us
                         .push(scheduled.elapsed().as_micros().min(u32::MAX as u128) as u32),

@@ -68,19 +68,24 @@ pub struct ConnState {
 }
 
 impl Workload {
-    /// Method, path, JSON body and the status that counts as success.
-    pub fn next_request(&self, st: &mut ConnState) -> (Method, String, Option<String>, u16) {
-        match self {
+    /// Method, path, JSON body and the status that counts as success; `None` once `check` has
+    /// used every prefilled verification (checking one again would measure a cheaper request:
+    /// an ended verification changes nothing).
+    pub fn next_request(
+        &self,
+        st: &mut ConnState,
+    ) -> Option<(Method, String, Option<String>, u16)> {
+        Some(match self {
             Workload::Health => (Method::GET, "/healthz".into(), None, 200),
             Workload::Send { service, next } => {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 send(service, n)
             }
             Workload::Check { service, ids, next } => {
-                let i = next.fetch_add(1, Ordering::Relaxed) % ids.len().max(1);
+                let i = next.fetch_add(1, Ordering::Relaxed);
                 (
                     Method::POST,
-                    format!("/v1/services/{service}/verifications/{}/check", ids[i]),
+                    format!("/v1/services/{service}/verifications/{}/check", ids.get(i)?),
                     Some(json!({"code": CODE}).to_string()),
                     200,
                 )
@@ -98,7 +103,7 @@ impl Workload {
                     send(service, n)
                 }
             },
-        }
+        })
     }
 }
 
@@ -254,10 +259,29 @@ mod tests {
             next: Arc::new(AtomicU64::new(7)),
         };
         let mut st = ConnState::default();
-        let (_, p1, b1, s1) = w.next_request(&mut st);
-        let (_, p2, b2, s2) = w.next_request(&mut st);
+        let (_, p1, b1, s1) = w.next_request(&mut st).unwrap();
+        let (_, p2, b2, s2) = w.next_request(&mut st).unwrap();
         assert_eq!((s1, s2), (201, 200));
         assert!(p1.ends_with("/verifications") && p2.ends_with("/checks"));
         assert!(b1.unwrap().contains(&phone(7)) && b2.unwrap().contains(&phone(7)));
+    }
+
+    #[test]
+    fn check_never_checks_a_verification_twice() {
+        let w = Workload::Check {
+            service: "VA1".into(),
+            ids: Arc::new(vec!["VE1".into(), "VE2".into()]),
+            next: Arc::new(AtomicUsize::new(0)),
+        };
+        let mut st = ConnState::default();
+        let paths: Vec<String> =
+            std::iter::from_fn(|| w.next_request(&mut st).map(|r| r.1)).collect();
+        assert_eq!(
+            paths,
+            [
+                "/v1/services/VA1/verifications/VE1/check",
+                "/v1/services/VA1/verifications/VE2/check"
+            ]
+        );
     }
 }
