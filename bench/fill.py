@@ -73,6 +73,11 @@ for start in range(0, total, batch):
     done = min(start + batch, total)
     if done % 500_000 == 0 or done == total:
         print(f"{done} rows, {time.time() - started:.0f} s", flush=True)
+# A server that had been running has walked every row that expired before it stopped.
+db.execute(
+    "UPDATE sweep_cursor SET expires_at = COALESCE((SELECT MAX(expires_at) FROM verifications "
+    "WHERE expires_at <= ?), 0), row_id = 9223372036854775807 WHERE id = 1", (now,))
+db.commit()
 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 db.close()
 size = os.path.getsize(path)

@@ -32,10 +32,12 @@ pub struct SealedMessage {
 pub const SWEEP_SLICE: u64 = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-/// `expired`: verifications and undelivered jobs whose time ran out; `purged`: rows deleted.
+/// `expired`: verifications and undelivered jobs whose time ran out; `purged`: rows deleted;
+/// `more`: some step filled its slice, so call again (after a rest) rather than wait a round.
 pub struct SweepReport {
     pub expired: u64,
     pub purged: u64,
+    pub more: bool,
 }
 
 /// Persistence. Every method is one transaction; a method that returns `Ok` has committed

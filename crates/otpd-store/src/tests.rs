@@ -452,6 +452,84 @@ async fn sweeper_expires_then_purges() {
     );
 }
 
+/// More rows than a sweep slice, every one with the same expiry (the cursor must not skip rows
+/// that tie at a slice boundary), a third of them approved first: sweeps report `more` until
+/// the backlog is through, each pending row ends expired and no approved one is touched; a row
+/// that expires later is found by a later sweep.
+#[tokio::test]
+async fn a_backlog_of_expiries_drains_in_slices_and_touches_only_pending_rows() {
+    let f = fixture().await;
+    let svc = f.service(|_| {}).await;
+    let n = otpd_core::ports::SWEEP_SLICE as usize * 2 + 200;
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (engine, admin, sid) = (f.engine.clone(), f.admin.clone(), svc.id.clone());
+            tokio::spawn(async move {
+                let to = format!("+1415555{:04}", 2000 + i);
+                engine
+                    .start_verification(&admin, sid.as_str(), sms(&to, "123456"))
+                    .await
+                    .unwrap()
+                    .verification
+                    .id
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    for id in ids.iter().step_by(3) {
+        assert!(f.check(&svc, id, "123456").await.unwrap().valid);
+    }
+    f.clock.advance_secs(601);
+    let mut sweeps = 0;
+    loop {
+        sweeps += 1;
+        assert!(sweeps <= 10, "the backlog never drained");
+        if !f.store.sweep(f.clock.now(), 3600).await.unwrap().more {
+            break;
+        }
+    }
+    assert!(
+        sweeps >= 3,
+        "{n} rows cannot fit in fewer than three slices"
+    );
+    for (i, id) in ids.iter().enumerate() {
+        let v = f
+            .store
+            .verification(&f.admin.tenant_id, &svc.id, id)
+            .await
+            .unwrap()
+            .unwrap();
+        let want = if i % 3 == 0 {
+            Status::Approved
+        } else {
+            Status::Expired
+        };
+        assert_eq!(v.status, want, "verification {i}");
+    }
+    let later = f
+        .engine
+        .start_verification(&f.admin, svc.id.as_str(), sms("+14155551999", "123456"))
+        .await
+        .unwrap()
+        .verification;
+    f.clock.advance_secs(601);
+    let r = f.store.sweep(f.clock.now(), 3600).await.unwrap();
+    assert_eq!(
+        r.expired, 2,
+        "the new verification and its queued job: {r:?}"
+    );
+    let stored = f
+        .store
+        .verification(&f.admin.tenant_id, &svc.id, &later.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, Status::Expired);
+}
+
 #[tokio::test]
 async fn a_callers_message_must_fit_one_segment_with_the_code() {
     let f = fixture().await;

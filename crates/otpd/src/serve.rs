@@ -130,10 +130,11 @@ async fn sweeper(
                 .sweep(engine.now(), cfg.retention_seconds)
                 .await
             {
-                Ok(r) if r.expired + r.purged > 0 => {
-                    tracing::debug!(expired = r.expired, purged = r.purged, "swept");
-                    let slice = otpd_core::ports::SWEEP_SLICE;
-                    if r.expired < slice && r.purged < slice {
+                Ok(r) => {
+                    if r.expired + r.purged > 0 {
+                        tracing::debug!(expired = r.expired, purged = r.purged, "swept");
+                    }
+                    if !r.more {
                         break;
                     }
                     tokio::select! {
@@ -141,7 +142,6 @@ async fn sweeper(
                         _ = stop.changed() => return,
                     }
                 }
-                Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "sweeping failed");
                     break;

@@ -58,6 +58,7 @@ pub(super) async fn sweep(
     .await?;
     let cutoff = now.minus_secs(retention_secs).0;
     let mut purged = 0;
+    let mut slices = vec![expired, dropped];
     for sql in [
         "DELETE FROM verifications WHERE id IN (SELECT id FROM verifications
              WHERE status IN ('approved', 'canceled', 'expired', 'max_attempts_reached', 'failed')
@@ -68,17 +69,21 @@ pub(super) async fn sweep(
         "DELETE FROM outbox_messages WHERE id IN (SELECT id FROM outbox_messages
              WHERE created_at < $1 LIMIT $2)",
     ] {
-        purged += run(c, sql, cutoff).await?;
+        let n = run(c, sql, cutoff).await?;
+        slices.push(n);
+        purged += n;
     }
-    purged += run(
+    let sends = run(
         c,
         "DELETE FROM sends WHERE ctid IN (SELECT ctid FROM sends WHERE at < $1 LIMIT $2)",
         now.minus_secs(SENDS_KEPT_SECS).0,
     )
     .await?;
-    purged += super::persons::purge_failures(c, now, BATCH).await?;
+    let failures = super::persons::purge_failures(c, now, BATCH).await?;
+    slices.extend([sends, failures as u64]);
     Ok(SweepReport {
         expired: expired + dropped,
-        purged,
+        purged: purged + sends + failures as u64,
+        more: slices.iter().any(|&n| n >= BATCH as u64),
     })
 }

@@ -24,6 +24,7 @@ pub(crate) fn start(conn: Connection) -> std::io::Result<flume::Sender<()>> {
     std::thread::Builder::new()
         .name("otpd-sqlite-checkpoint".into())
         .spawn(move || {
+            super::sched::defer_to_request_threads();
             while let Err(flume::RecvTimeoutError::Timeout) = rx.recv_timeout(INTERVAL) {
                 run_once(&conn);
             }

@@ -12,15 +12,103 @@ const BATCH: i64 = otpd_core::ports::SWEEP_SLICE as i64;
 /// Send-limit windows are at most a day long (see `ServiceConfig`).
 const SENDS_KEPT_SECS: u64 = 86_400;
 
-pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Result<SweepReport> {
-    let expired = c
+/// Where the expiry walk stopped: the last `(expires_at, rowid)` it looked at (table
+/// `sweep_cursor`). No index has `status` in it (a check would rewrite it, see migration 0006),
+/// so the walk goes through the expiry index in order, every row once, and writes down
+/// `expired` on those still pending. Readers never depend on that: a pending verification past
+/// its expiry reads as expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ExpiryCursor {
+    expires_at: i64,
+    rowid: i64,
+}
+
+impl ExpiryCursor {
+    fn load(c: &Connection) -> Result<ExpiryCursor> {
+        c.prepare_cached("SELECT expires_at, row_id FROM sweep_cursor WHERE id = 1")
+            .and_then(|mut s| {
+                s.query_row([], |r| {
+                    Ok(ExpiryCursor {
+                        expires_at: r.get(0)?,
+                        rowid: r.get(1)?,
+                    })
+                })
+            })
+            .map_err(sql_err)
+    }
+
+    fn save(self, c: &Connection) -> Result<()> {
+        c.prepare_cached("UPDATE sweep_cursor SET expires_at = ?1, row_id = ?2 WHERE id = 1")
+            .and_then(|mut s| s.execute(params![self.expires_at, self.rowid]))
+            .map_err(sql_err)?;
+        Ok(())
+    }
+
+    /// Rows that expired before `cutoff` are purged whatever their status, so the walk never
+    /// needs to start earlier than that.
+    fn at_least(self, cutoff: i64) -> ExpiryCursor {
+        let floor = ExpiryCursor {
+            expires_at: cutoff,
+            rowid: i64::MIN,
+        };
+        if (self.expires_at, self.rowid) < (floor.expires_at, floor.rowid) {
+            floor
+        } else {
+            self
+        }
+    }
+}
+
+/// Writes `expired` on the pending verifications among the next `BATCH` rows of expiry order
+/// that are due. Returns how many it expired, how many rows it looked at, and the new cursor.
+fn expire_verifications(
+    c: &Connection,
+    now: Timestamp,
+    from: ExpiryCursor,
+) -> Result<(usize, usize, ExpiryCursor)> {
+    let mut walk = c
         .prepare_cached(
-            "UPDATE verifications SET status = 'expired', updated_at = ?1
-             WHERE rowid IN (SELECT rowid FROM verifications
-                             WHERE status = 'pending' AND expires_at <= ?1 LIMIT ?2)",
+            "SELECT rowid, expires_at, status = 'pending' FROM verifications
+             WHERE (expires_at, rowid) > (?1, ?2) AND expires_at <= ?3
+             ORDER BY expires_at, rowid LIMIT ?4",
         )
-        .and_then(|mut s| s.execute(params![now.0, BATCH]))
         .map_err(sql_err)?;
+    let mut rows = walk
+        .query(params![from.expires_at, from.rowid, now.0, BATCH])
+        .map_err(sql_err)?;
+    let (mut cursor, mut visited, mut due) = (from, 0usize, Vec::new());
+    while let Some(r) = rows.next().map_err(sql_err)? {
+        cursor = ExpiryCursor {
+            rowid: r.get(0).map_err(sql_err)?,
+            expires_at: r.get(1).map_err(sql_err)?,
+        };
+        visited += 1;
+        if r.get::<_, bool>(2).map_err(sql_err)? {
+            due.push(cursor.rowid);
+        }
+    }
+    drop(rows);
+    let mut expired = 0;
+    for rowid in due {
+        expired += c
+            .prepare_cached(
+                "UPDATE verifications SET status = 'expired', updated_at = ?2
+                 WHERE rowid = ?1 AND status = 'pending'",
+            )
+            .and_then(|mut s| s.execute(params![rowid, now.0]))
+            .map_err(sql_err)?;
+    }
+    Ok((expired, visited, cursor))
+}
+
+pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Result<SweepReport> {
+    let cutoff = now.minus_secs(retention_secs).0;
+    let from = ExpiryCursor::load(c)?.at_least(cutoff);
+    let (expired, visited, cursor) = expire_verifications(c, now, from)?;
+    if cursor != from {
+        cursor.save(c)?;
+    }
+    let mut more = visited as i64 >= BATCH;
     // A job whose code expired can never be useful; its sealed code goes at once.
     let dropped = c
         .prepare_cached(
@@ -30,31 +118,35 @@ pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Resu
         )
         .and_then(|mut s| s.execute(params![now.0, BATCH]))
         .map_err(sql_err)?;
-    let cutoff = now.minus_secs(retention_secs).0;
+    more |= dropped as i64 >= BATCH;
     let mut purged = 0usize;
     for sql in [
+        // Past the retention every verification has ended, whatever its stored status says.
         "DELETE FROM verifications WHERE rowid IN (SELECT rowid FROM verifications
-             WHERE status IN ('approved', 'canceled', 'expired', 'max_attempts_reached', 'failed')
-               AND expires_at < ?1 LIMIT ?2)",
+             WHERE expires_at < ?1 LIMIT ?2)",
         "DELETE FROM outbox_jobs WHERE id IN (SELECT id FROM outbox_jobs
              WHERE created_at < ?1 AND status NOT IN ('queued', 'sending') LIMIT ?2)",
         "DELETE FROM outbox_messages WHERE id IN (SELECT id FROM outbox_messages
              WHERE created_at < ?1 LIMIT ?2)",
     ] {
-        purged += c
+        let n = c
             .prepare_cached(sql)
             .and_then(|mut s| s.execute(params![cutoff, BATCH]))
             .map_err(sql_err)?;
+        more |= n as i64 >= BATCH;
+        purged += n;
     }
-    purged += c
+    let sends = c
         .prepare_cached(
             "DELETE FROM sends WHERE rowid IN (SELECT rowid FROM sends WHERE at < ?1 LIMIT ?2)",
         )
         .and_then(|mut s| s.execute(params![now.minus_secs(SENDS_KEPT_SECS).0, BATCH]))
         .map_err(sql_err)?;
-    purged += super::persons::purge_failures(c, now, BATCH)?;
+    let failures = super::persons::purge_failures(c, now, BATCH)?;
+    more |= sends as i64 >= BATCH || failures as i64 >= BATCH;
     Ok(SweepReport {
         expired: (expired + dropped) as u64,
-        purged: purged as u64,
+        purged: (purged + sends + failures) as u64,
+        more,
     })
 }

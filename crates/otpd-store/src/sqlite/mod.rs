@@ -8,6 +8,7 @@ mod outbox;
 mod persons;
 mod pool;
 mod rows;
+mod sched;
 mod verifications;
 
 use async_trait::async_trait;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_subject_limits.sql"),
     include_str!("../../migrations/sqlite/0004_persons.sql"),
     include_str!("../../migrations/sqlite/0005_delivery_receipts.sql"),
+    include_str!("../../migrations/sqlite/0006_status_free_indexes.sql"),
 ];
 
 const READERS: usize = 2;

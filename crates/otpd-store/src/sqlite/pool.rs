@@ -165,6 +165,7 @@ impl Pool {
 }
 
 fn writer_loop(conn: Connection, rx: flume::Receiver<Box<dyn WriteJob>>) {
+    super::sched::defer_to_request_threads();
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);

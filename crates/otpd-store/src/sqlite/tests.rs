@@ -280,3 +280,47 @@ async fn a_revoked_key_stops_working_at_once_here_and_within_a_second_elsewhere(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// The sweeper's expiry walk keeps its place in the database: a restarted server goes on from
+/// the last row it looked at instead of walking the whole retention window again.
+#[tokio::test]
+async fn the_expiry_walk_resumes_where_it_stopped_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otpd.db");
+    let engine = engine_on(SqliteStore::open(&path, secrets()).unwrap());
+    let key = engine.bootstrap().await.unwrap().unwrap();
+    let admin = engine
+        .authenticate(key.key.id.as_str(), &key.secret)
+        .await
+        .unwrap();
+    let svc = engine
+        .create_service(&admin, NewService::named("Acme"))
+        .await
+        .unwrap();
+    let input = StartInput::new(
+        Destination::Phone(PhoneE164::parse("+14155552671", "to").unwrap()),
+        Channel::Sms,
+    );
+    let v = engine
+        .start_verification(&admin, svc.id.as_str(), input)
+        .await
+        .unwrap()
+        .verification;
+    let later = v.expires_at.plus_secs(1);
+    let r = engine.store.sweep(later, 86_400).await.unwrap();
+    assert_eq!(r.expired, 2, "the verification and its job: {r:?}");
+    drop(engine);
+
+    let cursor: (i64, String) = Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT c.expires_at, v.id FROM sweep_cursor c JOIN verifications v ON v.rowid = c.row_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(cursor, (v.expires_at.0, v.id.as_str().to_owned()));
+    let reopened = SqliteStore::open(&path, secrets()).unwrap();
+    let r = reopened.sweep(later.plus_secs(1), 86_400).await.unwrap();
+    assert_eq!((r.expired, r.more), (0, false));
+}
