@@ -174,8 +174,17 @@ async fn send_limit_and_deliveries_hold_across_nodes() {
         assert_eq!(r.status(), StatusCode::CREATED);
     }))
     .await;
+    // The four accepted sends to the limited number are one verification and three resends;
+    // a resend drops its predecessor's job if no worker has claimed it yet (that code is
+    // dead), so that number gets between one and four messages, depending on the race.
+    let numbers = |msgs: &[Value]| {
+        let mut to: Vec<&str> = msgs.iter().filter_map(|m| m["to"].as_str()).collect();
+        to.sort();
+        to.dedup();
+        to.len()
+    };
     for _ in 0..100 {
-        if n.outbox(&n.b).await.len() >= 34 {
+        if numbers(&n.outbox(&n.b).await) >= 31 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -188,8 +197,11 @@ async fn send_limit_and_deliveries_hold_across_nodes() {
     let total = to.len();
     let resends = to.iter().filter(|t| **t == "+14155550100").count();
     to.dedup();
-    assert_eq!(total, 34, "30 numbers once, and 4 sends to the limited one");
-    assert_eq!(resends, 4);
+    assert!(
+        (1..=4).contains(&resends),
+        "{resends} messages to the limited number"
+    );
+    assert_eq!(total, 30 + resends, "each of the 30 numbers exactly once");
     assert_eq!(to.len(), 31);
     n.a.terminate();
     n.b.terminate();
