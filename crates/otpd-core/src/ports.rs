@@ -40,6 +40,20 @@ pub struct SweepReport {
     pub more: bool,
 }
 
+impl SweepReport {
+    /// Counts one statement's slice of expiries; a full slice means more may be waiting.
+    pub fn expired_slice(&mut self, rows: u64) {
+        self.expired += rows;
+        self.more |= rows >= SWEEP_SLICE;
+    }
+
+    /// Counts one statement's slice of deleted rows; a full slice means more may be waiting.
+    pub fn purged_slice(&mut self, rows: u64) {
+        self.purged += rows;
+        self.more |= rows >= SWEEP_SLICE;
+    }
+}
+
 /// Persistence. Every method is one transaction; a method that returns `Ok` has committed
 /// durably. Methods that change verifications call the pure functions of
 /// [`crate::verification`] inside their transaction, so the rules stay in the core.

@@ -36,6 +36,7 @@ pub(super) async fn sweep(
         // Another node is sweeping right now.
         return Ok(SweepReport::default());
     }
+    let mut report = SweepReport::default();
     let expired = run(
         c,
         "UPDATE verifications SET status = 'expired', updated_at = $1
@@ -46,6 +47,7 @@ pub(super) async fn sweep(
         now.0,
     )
     .await?;
+    report.expired_slice(expired);
     // A job whose code expired can never be useful; its sealed code goes at once.
     let dropped = run(
         c,
@@ -56,9 +58,8 @@ pub(super) async fn sweep(
         now.0,
     )
     .await?;
+    report.expired_slice(dropped);
     let cutoff = now.minus_secs(retention_secs).0;
-    let mut purged = 0;
-    let mut slices = vec![expired, dropped];
     for sql in [
         "DELETE FROM verifications WHERE id IN (SELECT id FROM verifications
              WHERE status IN ('approved', 'canceled', 'expired', 'max_attempts_reached', 'failed')
@@ -69,9 +70,7 @@ pub(super) async fn sweep(
         "DELETE FROM outbox_messages WHERE id IN (SELECT id FROM outbox_messages
              WHERE created_at < $1 LIMIT $2)",
     ] {
-        let n = run(c, sql, cutoff).await?;
-        slices.push(n);
-        purged += n;
+        report.purged_slice(run(c, sql, cutoff).await?);
     }
     let sends = run(
         c,
@@ -79,11 +78,7 @@ pub(super) async fn sweep(
         now.minus_secs(SENDS_KEPT_SECS).0,
     )
     .await?;
-    let failures = super::persons::purge_failures(c, now, BATCH).await?;
-    slices.extend([sends, failures as u64]);
-    Ok(SweepReport {
-        expired: expired + dropped,
-        purged: purged + sends + failures as u64,
-        more: slices.iter().any(|&n| n >= BATCH as u64),
-    })
+    report.purged_slice(sends);
+    report.purged_slice(super::persons::purge_failures(c, now, BATCH).await? as u64);
+    Ok(report)
 }

@@ -17,7 +17,8 @@ const SENDS_KEPT_SECS: u64 = 86_400;
 /// so the walk goes through the expiry index in order, every row once, and writes down
 /// `expired` on those still pending. Readers never depend on that: a pending verification past
 /// its expiry reads as expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Ordered as the walk goes: by `expires_at`, then `rowid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct ExpiryCursor {
     expires_at: i64,
     rowid: i64,
@@ -47,15 +48,10 @@ impl ExpiryCursor {
     /// Rows that expired before `cutoff` are purged whatever their status, so the walk never
     /// needs to start earlier than that.
     fn at_least(self, cutoff: i64) -> ExpiryCursor {
-        let floor = ExpiryCursor {
+        self.max(ExpiryCursor {
             expires_at: cutoff,
             rowid: i64::MIN,
-        };
-        if (self.expires_at, self.rowid) < (floor.expires_at, floor.rowid) {
-            floor
-        } else {
-            self
-        }
+        })
     }
 }
 
@@ -88,27 +84,30 @@ fn expire_verifications(
         }
     }
     drop(rows);
+    let mut expire = c
+        .prepare_cached(
+            "UPDATE verifications SET status = 'expired', updated_at = ?2
+             WHERE rowid = ?1 AND status = 'pending'",
+        )
+        .map_err(sql_err)?;
     let mut expired = 0;
     for rowid in due {
-        expired += c
-            .prepare_cached(
-                "UPDATE verifications SET status = 'expired', updated_at = ?2
-                 WHERE rowid = ?1 AND status = 'pending'",
-            )
-            .and_then(|mut s| s.execute(params![rowid, now.0]))
-            .map_err(sql_err)?;
+        expired += expire.execute(params![rowid, now.0]).map_err(sql_err)?;
     }
     Ok((expired, visited, cursor))
 }
 
 pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Result<SweepReport> {
+    let mut report = SweepReport::default();
     let cutoff = now.minus_secs(retention_secs).0;
     let from = ExpiryCursor::load(c)?.at_least(cutoff);
     let (expired, visited, cursor) = expire_verifications(c, now, from)?;
     if cursor != from {
         cursor.save(c)?;
     }
-    let mut more = visited as i64 >= BATCH;
+    report.expired_slice(expired as u64);
+    // The walk's slice is the rows it looked at, most of which had ended already.
+    report.more |= visited as u64 >= otpd_core::ports::SWEEP_SLICE;
     // A job whose code expired can never be useful; its sealed code goes at once.
     let dropped = c
         .prepare_cached(
@@ -118,8 +117,7 @@ pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Resu
         )
         .and_then(|mut s| s.execute(params![now.0, BATCH]))
         .map_err(sql_err)?;
-    more |= dropped as i64 >= BATCH;
-    let mut purged = 0usize;
+    report.expired_slice(dropped as u64);
     for sql in [
         // Past the retention every verification has ended, whatever its stored status says.
         "DELETE FROM verifications WHERE rowid IN (SELECT rowid FROM verifications
@@ -133,8 +131,7 @@ pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Resu
             .prepare_cached(sql)
             .and_then(|mut s| s.execute(params![cutoff, BATCH]))
             .map_err(sql_err)?;
-        more |= n as i64 >= BATCH;
-        purged += n;
+        report.purged_slice(n as u64);
     }
     let sends = c
         .prepare_cached(
@@ -142,11 +139,7 @@ pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Resu
         )
         .and_then(|mut s| s.execute(params![now.minus_secs(SENDS_KEPT_SECS).0, BATCH]))
         .map_err(sql_err)?;
-    let failures = super::persons::purge_failures(c, now, BATCH)?;
-    more |= sends as i64 >= BATCH || failures as i64 >= BATCH;
-    Ok(SweepReport {
-        expired: (expired + dropped) as u64,
-        purged: (purged + sends + failures) as u64,
-        more,
-    })
+    report.purged_slice(sends as u64);
+    report.purged_slice(super::persons::purge_failures(c, now, BATCH)? as u64);
+    Ok(report)
 }
