@@ -14,7 +14,7 @@ use otpd_core::random::SeededRandom;
 use otpd_core::secrets::ServerSecrets;
 use otpd_core::service::{NewService, Service};
 use otpd_core::tenant::{Principal, Scope, Scopes};
-use otpd_core::verification::{CheckOutcome, Status};
+use otpd_core::verification::{CheckOutcome, Status, Verification};
 use otpd_core::{Error, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -139,6 +139,14 @@ impl Fixture {
         outcomes
     }
 
+    /// The verification as stored now, if it still is.
+    async fn stored(&self, svc: &Service, id: &VerificationId) -> Option<Verification> {
+        self.store
+            .verification(&self.admin.tenant_id, &svc.id, id)
+            .await
+            .unwrap()
+    }
+
     async fn check(&self, svc: &Service, id: &VerificationId, code: &str) -> Result<CheckOutcome> {
         self.engine
             .check_verification(
@@ -206,12 +214,7 @@ async fn concurrent_wrong_checks_are_all_counted_up_to_the_limit() {
         counted, 7,
         "exactly max_check_attempts guesses were counted"
     );
-    let stored = f
-        .store
-        .verification(&f.admin.tenant_id, &svc.id, &v.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = f.stored(&svc, &v.id).await.unwrap();
     assert_eq!(stored.attempts, 7);
     assert_eq!(stored.status, Status::MaxAttemptsReached);
     // The right code no longer helps.
@@ -411,12 +414,7 @@ async fn a_permanent_failure_of_the_newest_job_fails_the_verification() {
         )
         .await
         .unwrap();
-    let stored = f
-        .store
-        .verification(&f.admin.tenant_id, &svc.id, &v.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = f.stored(&svc, &v.id).await.unwrap();
     assert_eq!(stored.status, Status::Failed);
 }
 
@@ -433,23 +431,12 @@ async fn sweeper_expires_then_purges() {
     f.clock.advance_secs(601);
     let r = f.store.sweep(f.clock.now(), 3600).await.unwrap();
     assert_eq!(r.expired, 2, "the verification and its queued job");
-    let stored = f
-        .store
-        .verification(&f.admin.tenant_id, &svc.id, &v.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = f.stored(&svc, &v.id).await.unwrap();
     assert_eq!(stored.status, Status::Expired);
     f.clock.advance_secs(3600);
     let r = f.store.sweep(f.clock.now(), 3600).await.unwrap();
     assert!(r.purged >= 2, "{r:?}");
-    assert!(
-        f.store
-            .verification(&f.admin.tenant_id, &svc.id, &v.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(f.stored(&svc, &v.id).await.is_none());
 }
 
 /// More rows than a sweep slice, every one with the same expiry (the cursor must not skip rows
@@ -496,12 +483,7 @@ async fn a_backlog_of_expiries_drains_in_slices_and_touches_only_pending_rows() 
         "{n} rows cannot fit in fewer than three slices"
     );
     for (i, id) in ids.iter().enumerate() {
-        let v = f
-            .store
-            .verification(&f.admin.tenant_id, &svc.id, id)
-            .await
-            .unwrap()
-            .unwrap();
+        let v = f.stored(&svc, id).await.unwrap();
         let want = if i % 3 == 0 {
             Status::Approved
         } else {
@@ -521,12 +503,7 @@ async fn a_backlog_of_expiries_drains_in_slices_and_touches_only_pending_rows() 
         r.expired, 2,
         "the new verification and its queued job: {r:?}"
     );
-    let stored = f
-        .store
-        .verification(&f.admin.tenant_id, &svc.id, &later.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = f.stored(&svc, &later.id).await.unwrap();
     assert_eq!(stored.status, Status::Expired);
 }
 

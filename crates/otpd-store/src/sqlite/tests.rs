@@ -73,11 +73,7 @@ async fn no_stored_column_holds_the_code() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("otpd.db");
     let engine = engine_on(SqliteStore::open(&path, secrets()).unwrap());
-    let key = engine.bootstrap().await.unwrap().unwrap();
-    let admin = engine
-        .authenticate(key.key.id.as_str(), &key.secret)
-        .await
-        .unwrap();
+    let admin = bootstrap_admin(&engine).await;
     let mut n = NewService::named("Acme");
     n.custom_code_enabled = Some(true);
     let svc = engine.create_service(&admin, n).await.unwrap();
@@ -218,6 +214,15 @@ async fn a_batch_rerun_keeps_every_write_exactly_once() {
     assert_eq!(kept, expected);
 }
 
+/// The first admin key of a new database, authenticated.
+async fn bootstrap_admin(engine: &Engine) -> otpd_core::tenant::Principal {
+    let key = engine.bootstrap().await.unwrap().unwrap();
+    engine
+        .authenticate(key.key.id.as_str(), &key.secret)
+        .await
+        .unwrap()
+}
+
 fn engine_on(store: SqliteStore) -> Engine {
     Engine {
         store: Arc::new(store),
@@ -288,11 +293,7 @@ async fn the_expiry_walk_resumes_where_it_stopped_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("otpd.db");
     let engine = engine_on(SqliteStore::open(&path, secrets()).unwrap());
-    let key = engine.bootstrap().await.unwrap().unwrap();
-    let admin = engine
-        .authenticate(key.key.id.as_str(), &key.secret)
-        .await
-        .unwrap();
+    let admin = bootstrap_admin(&engine).await;
     let svc = engine
         .create_service(&admin, NewService::named("Acme"))
         .await

@@ -44,11 +44,6 @@ async fn delivery_receipts_move_sent_jobs_and_an_undelivered_one_fails_the_code(
             .await
             .unwrap()
     );
-    let stored = f
-        .store
-        .verification(&f.admin.tenant_id, &svc.id, &v.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = f.stored(&svc, &v.id).await.unwrap();
     assert_eq!(stored.status, Status::Failed);
 }

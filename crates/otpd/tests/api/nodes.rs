@@ -192,17 +192,14 @@ async fn send_limit_and_deliveries_hold_across_nodes() {
     // Let any double delivery show up before counting.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let msgs = n.outbox(&n.a).await;
-    let mut to: Vec<&str> = msgs.iter().map(|m| m["to"].as_str().unwrap()).collect();
-    to.sort();
-    let total = to.len();
-    let resends = to.iter().filter(|t| **t == "+14155550100").count();
-    to.dedup();
+    let total = msgs.len();
+    let resends = msgs.iter().filter(|m| m["to"] == "+14155550100").count();
     assert!(
         (1..=4).contains(&resends),
         "{resends} messages to the limited number"
     );
     assert_eq!(total, 30 + resends, "each of the 30 numbers exactly once");
-    assert_eq!(to.len(), 31);
+    assert_eq!(numbers(&msgs), 31);
     n.a.terminate();
     n.b.terminate();
     drop(n.db);
