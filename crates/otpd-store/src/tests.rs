@@ -448,23 +448,27 @@ async fn a_backlog_of_expiries_drains_in_slices_and_touches_only_pending_rows() 
     let f = fixture().await;
     let svc = f.service(|_| {}).await;
     let n = otpd_core::ports::SWEEP_SLICE as usize * 2 + 200;
-    let tasks: Vec<_> = (0..n)
-        .map(|i| {
-            let (engine, admin, sid) = (f.engine.clone(), f.admin.clone(), svc.id.clone());
-            tokio::spawn(async move {
-                let to = format!("+1415555{:04}", 2000 + i);
-                engine
-                    .start_verification(&admin, sid.as_str(), sms(&to, "123456"))
-                    .await
-                    .unwrap()
-                    .verification
-                    .id
-            })
-        })
-        .collect();
+    // Started 50 at a time: all 1 200 at once outwait the PostgreSQL pool's slot timeout.
     let mut ids = Vec::new();
-    for t in tasks {
-        ids.push(t.await.unwrap());
+    for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|&i| {
+                let (engine, admin, sid) = (f.engine.clone(), f.admin.clone(), svc.id.clone());
+                tokio::spawn(async move {
+                    let to = format!("+1415555{:04}", 2000 + i);
+                    engine
+                        .start_verification(&admin, sid.as_str(), sms(&to, "123456"))
+                        .await
+                        .unwrap()
+                        .verification
+                        .id
+                })
+            })
+            .collect();
+        for t in tasks {
+            ids.push(t.await.unwrap());
+        }
     }
     for id in ids.iter().step_by(3) {
         assert!(f.check(&svc, id, "123456").await.unwrap().valid);
