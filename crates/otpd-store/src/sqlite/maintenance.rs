@@ -97,6 +97,12 @@ fn expire_verifications(
     Ok((expired, visited, cursor))
 }
 
+/// Through the partial index of jobs still to deliver (migration 0007).
+pub(super) const DROP_EXPIRED_JOBS: &str =
+    "UPDATE outbox_jobs SET status = 'dropped', sealed_code = NULL, updated_at = ?1
+     WHERE id IN (SELECT id FROM outbox_jobs
+                  WHERE status IN ('queued', 'sending') AND expires_at <= ?1 LIMIT ?2)";
+
 pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Result<SweepReport> {
     let mut report = SweepReport::default();
     let cutoff = now.minus_secs(retention_secs).0;
@@ -110,11 +116,7 @@ pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Resu
     report.more |= visited as u64 >= otpd_core::ports::SWEEP_SLICE;
     // A job whose code expired can never be useful; its sealed code goes at once.
     let dropped = c
-        .prepare_cached(
-            "UPDATE outbox_jobs SET status = 'dropped', sealed_code = NULL, updated_at = ?1
-             WHERE id IN (SELECT id FROM outbox_jobs
-                          WHERE status IN ('queued', 'sending') AND expires_at <= ?1 LIMIT ?2)",
-        )
+        .prepare_cached(DROP_EXPIRED_JOBS)
         .and_then(|mut s| s.execute(params![now.0, BATCH]))
         .map_err(sql_err)?;
     report.expired_slice(dropped as u64);
@@ -122,10 +124,15 @@ pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Resu
         // Past the retention every verification has ended, whatever its stored status says.
         "DELETE FROM verifications WHERE rowid IN (SELECT rowid FROM verifications
              WHERE expires_at < ?1 LIMIT ?2)",
-        "DELETE FROM outbox_jobs WHERE id IN (SELECT id FROM outbox_jobs
-             WHERE created_at < ?1 AND status NOT IN ('queued', 'sending') LIMIT ?2)",
-        "DELETE FROM outbox_messages WHERE id IN (SELECT id FROM outbox_messages
-             WHERE created_at < ?1 LIMIT ?2)",
+        // Jobs and kept messages have no index on time (a send would write to it, migration
+        // 0007): they are inserted in time order, so the oldest are the first ids. A queued
+        // job at the front does not stay there: its code expires and it is dropped above.
+        "DELETE FROM outbox_jobs WHERE id IN (SELECT id FROM
+             (SELECT id, created_at, status FROM outbox_jobs ORDER BY id LIMIT ?2)
+             WHERE created_at < ?1 AND status NOT IN ('queued', 'sending'))",
+        "DELETE FROM outbox_messages WHERE id IN (SELECT id FROM
+             (SELECT id, created_at FROM outbox_messages ORDER BY id LIMIT ?2)
+             WHERE created_at < ?1)",
     ] {
         let n = c
             .prepare_cached(sql)
@@ -135,7 +142,8 @@ pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Resu
     }
     let sends = c
         .prepare_cached(
-            "DELETE FROM sends WHERE rowid IN (SELECT rowid FROM sends WHERE at < ?1 LIMIT ?2)",
+            "DELETE FROM sends WHERE rowid IN (SELECT rowid FROM
+                 (SELECT rowid, at FROM sends ORDER BY rowid LIMIT ?2) WHERE at < ?1)",
         )
         .and_then(|mut s| s.execute(params![now.minus_secs(SENDS_KEPT_SECS).0, BATCH]))
         .map_err(sql_err)?;

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_persons.sql"),
     include_str!("../../migrations/sqlite/0005_delivery_receipts.sql"),
     include_str!("../../migrations/sqlite/0006_status_free_indexes.sql"),
+    include_str!("../../migrations/sqlite/0007_fewer_send_indexes.sql"),
 ];
 
 const READERS: usize = 2;

@@ -11,20 +11,20 @@ use otpd_core::ports::SealedMessage;
 use otpd_core::{Error, Result};
 use rusqlite::{Connection, params};
 
+/// The status test is the partial index's own (migration 0007), so the index serves it.
+pub(super) const CLAIM: &str =
+    "SELECT id, tenant_id, service_id, verification_id, channel, destination, locale,
+            sealed_code, attempts, expires_at, created_at, message, sender, reference_code
+     FROM outbox_jobs WHERE status IN ('queued', 'sending') AND due_at <= ?1
+     LIMIT ?2";
+
 pub(super) fn claim(
     c: &Connection,
     now: Timestamp,
     limit: usize,
     lease_ms: i64,
 ) -> Result<Vec<Job>> {
-    let mut s = c
-        .prepare_cached(
-            "SELECT id, tenant_id, service_id, verification_id, channel, destination, locale,
-                    sealed_code, attempts, expires_at, created_at, message, sender, reference_code
-             FROM outbox_jobs WHERE status IN ('queued', 'sending') AND due_at <= ?1
-             LIMIT ?2",
-        )
-        .map_err(sql_err)?;
+    let mut s = c.prepare_cached(CLAIM).map_err(sql_err)?;
     let mut found = s.query(params![now.0, limit as i64]).map_err(sql_err)?;
     let mut jobs = Vec::new();
     let mut stale = Vec::new();

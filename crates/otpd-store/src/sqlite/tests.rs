@@ -2,7 +2,7 @@
 //! backends share is tested once for both in `crate::tests`.
 
 use super::*;
-use otpd_core::clock::FakeClock;
+use otpd_core::clock::{Clock, FakeClock};
 use otpd_core::destination::{Channel, Destination, PhoneE164};
 use otpd_core::engine::{Engine, StartInput};
 use otpd_core::ports::NoDispatch;
@@ -324,4 +324,125 @@ async fn the_expiry_walk_resumes_where_it_stopped_after_a_restart() {
     let reopened = SqliteStore::open(&path, secrets()).unwrap();
     let r = reopened.sweep(later.plus_secs(1), 86_400).await.unwrap();
     assert_eq!((r.expired, r.more), (0, false));
+}
+
+/// Migration 0007 left jobs only a partial index by due time: the worker's claim and the
+/// sweeper's drop must still go through it rather than scan every job ever sent.
+#[tokio::test]
+async fn the_claim_and_the_drop_use_the_index_of_jobs_to_deliver() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otpd.db");
+    let _store = SqliteStore::open(&path, secrets()).unwrap();
+    let c = Connection::open(&path).unwrap();
+    for sql in [outbox::CLAIM, maintenance::DROP_EXPIRED_JOBS] {
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([0, 0], |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("USING INDEX outbox_jobs_due")),
+            "{sql}: {plan:?}"
+        );
+    }
+}
+
+/// Sends, jobs and kept messages have no index on time (migration 0007): the sweeper purges
+/// them from the oldest rowid. Old rows go, young ones stay, and an old job still queued at
+/// the front is dropped and purged rather than holding the purge up.
+#[tokio::test]
+async fn the_purge_takes_old_sends_jobs_and_messages_and_keeps_young_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otpd.db");
+    let store = Arc::new(SqliteStore::open(&path, secrets()).unwrap());
+    let clock = Arc::new(FakeClock::new(Timestamp(1_800_000_000_000)));
+    let engine = Arc::new(Engine {
+        store: store.clone(),
+        clock: clock.clone(),
+        rng: Arc::new(SeededRandom::new(12)),
+        secrets: secrets(),
+        dispatcher: Arc::new(NoDispatch),
+    });
+    let admin = bootstrap_admin(&engine).await;
+    let svc = engine
+        .create_service(&admin, NewService::named("Acme"))
+        .await
+        .unwrap();
+    let start = |to: &'static str| {
+        let (engine, admin, sid) = (engine.clone(), admin.clone(), svc.id.clone());
+        async move {
+            let input = StartInput::new(
+                Destination::Phone(PhoneE164::parse(to, "to").unwrap()),
+                Channel::Sms,
+            );
+            engine
+                .start_verification(&admin, sid.as_str(), input)
+                .await
+                .unwrap();
+        }
+    };
+    let keep_message = |at: Timestamp| {
+        let (store, tenant_id) = (store.clone(), svc.tenant_id.clone());
+        async move {
+            store
+                .save_message(SealedMessage {
+                    id: 0,
+                    tenant_id,
+                    to: "+14155552671".into(),
+                    channel: Channel::Sms,
+                    sealed_body: vec![1, 2, 3],
+                    created_at: at,
+                })
+                .await
+                .unwrap();
+        }
+    };
+    // Old: one job left queued at the front, two delivered behind it.
+    start("+14155552671").await;
+    start("+14155552672").await;
+    start("+14155552673").await;
+    let jobs = store.claim_jobs(clock.now(), 10, 30_000).await.unwrap();
+    assert_eq!(jobs.len(), 3);
+    for job in &jobs[1..] {
+        let sent = AttemptResult::Sent {
+            provider: "outbox".into(),
+            provider_ref: None,
+        };
+        store
+            .finish_attempt(job.id, sent, clock.now())
+            .await
+            .unwrap();
+    }
+    keep_message(clock.now()).await;
+    // Young: two days later, within the retention and the sends' one-day window.
+    clock.advance_secs(2 * 86_400);
+    start("+14155552674").await;
+    keep_message(clock.now()).await;
+
+    let mut swept = SweepReport::default();
+    loop {
+        let r = store.sweep(clock.now(), 3_600).await.unwrap();
+        swept.purged += r.purged;
+        if !r.more {
+            break;
+        }
+    }
+    let c = Connection::open(&path).unwrap();
+    let count = |table: &str| -> i64 {
+        c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count("verifications"), 1);
+    assert_eq!(count("sends"), 1);
+    assert_eq!(count("outbox_jobs"), 1);
+    assert_eq!(count("outbox_messages"), 1);
+    // 3 verifications, 3 sends, 3 jobs, 1 message.
+    assert_eq!(swept.purged, 10, "{swept:?}");
+    let young_job: String = c
+        .query_row("SELECT status FROM outbox_jobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(young_job, "queued");
 }
