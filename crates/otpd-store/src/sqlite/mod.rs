@@ -1,5 +1,6 @@
 //! The SQLite store: one file, WAL, `synchronous=FULL`, group commit.
 
+mod busy;
 mod checkpoint;
 mod directory;
 mod key_cache;
@@ -122,7 +123,10 @@ impl SqliteStore {
         writer
             .execute_batch("PRAGMA wal_autocheckpoint = 0")
             .map_err(sql_err)?;
-        let checkpointer = checkpoint::start(open_connection(path)?)
+        busy::wait_in_short_steps(&writer).map_err(sql_err)?;
+        let checkpoint_conn = open_connection(path)?;
+        busy::wait_in_short_steps(&checkpoint_conn).map_err(sql_err)?;
+        let checkpointer = checkpoint::start(checkpoint_conn)
             .map_err(|e| Error::Internal(format!("spawning the checkpointer: {e}")))?;
         let reader_path = path.to_owned();
         let open_reader = move || {

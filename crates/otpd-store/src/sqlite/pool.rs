@@ -14,6 +14,7 @@
 //! lookups of a few microseconds, cheaper than two thread hand-offs, and WAL lets them run
 //! while the writer writes.
 
+use super::checkpoint::Checkpointer;
 use otpd_core::{Error, Result};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -68,8 +69,8 @@ type OpenReader = Box<dyn Fn() -> Result<Connection> + Send + Sync>;
 pub(crate) struct Pool {
     writer: flume::Sender<Box<dyn WriteJob>>,
     readers: std::sync::Arc<Readers>,
-    /// Held only so the checkpointer stops when the last clone of the pool is dropped.
-    _checkpointer: flume::Sender<()>,
+    /// Held so the checkpointer stops when the last clone of the pool is dropped.
+    _checkpointer: Checkpointer,
 }
 
 struct Readers {
@@ -100,12 +101,13 @@ impl Pool {
         writer_conn: Connection,
         reader_conns: Vec<Connection>,
         open_reader: OpenReader,
-        checkpointer: flume::Sender<()>,
+        checkpointer: Checkpointer,
     ) -> Result<Pool> {
         let (wtx, wrx) = flume::unbounded::<Box<dyn WriteJob>>();
+        let writer_checkpoints = checkpointer.clone();
         std::thread::Builder::new()
             .name("otpd-sqlite-writer".into())
-            .spawn(move || writer_loop(writer_conn, wrx))
+            .spawn(move || writer_loop(writer_conn, wrx, writer_checkpoints))
             .map_err(|e| Error::Internal(format!("spawning the writer: {e}")))?;
         Ok(Pool {
             writer: wtx,
@@ -164,7 +166,11 @@ impl Pool {
     }
 }
 
-fn writer_loop(conn: Connection, rx: flume::Receiver<Box<dyn WriteJob>>) {
+fn writer_loop(
+    conn: Connection,
+    rx: flume::Receiver<Box<dyn WriteJob>>,
+    checkpointer: Checkpointer,
+) {
     super::sched::defer_to_request_threads();
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
@@ -180,6 +186,7 @@ fn writer_loop(conn: Connection, rx: flume::Receiver<Box<dyn WriteJob>>) {
         for job in batch.drain(..) {
             job.finish(committed.clone());
         }
+        checkpointer.finish_on_writer(&conn);
     }
 }
 
