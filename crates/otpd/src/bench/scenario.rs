@@ -36,11 +36,28 @@ impl Scenario {
 
 const CODE: &str = "482913";
 const AREAS: [u32; 10] = [415, 212, 312, 617, 206, 303, 404, 512, 702, 808];
+/// The exchange's first digit; the counter's first two digits follow it.
+const EXCHANGE_FIRST: [u32; 7] = [2, 3, 4, 5, 6, 7, 8];
+/// How many distinct numbers `phone` yields before it repeats.
+const PHONES: u64 = AREAS.len() as u64 * EXCHANGE_FIRST.len() as u64 * 1_000_000;
+/// More destinations than a bench run can send to per second of wall time.
+const PHONES_PER_SECOND: u64 = 100_000;
 
-/// The n-th distinct, valid US number: area code, an exchange starting with 2, six digits.
+/// The n-th distinct, valid US number (70 million before they repeat): area code, an exchange
+/// starting with 2-8, six digits.
 pub fn phone(n: u64) -> String {
+    let n = n % PHONES;
     let area = AREAS[((n / 1_000_000) % AREAS.len() as u64) as usize];
-    format!("+1{area}2{:06}", n % 1_000_000)
+    let exchange = EXCHANGE_FIRST[(n / (1_000_000 * AREAS.len() as u64)) as usize];
+    format!("+1{area}{exchange}{:06}", n % 1_000_000)
+}
+
+/// Where a run's destinations start: `PHONES_PER_SECOND` numbers on per second of the clock, so
+/// a run never reaches numbers that an earlier run sent to while those verifications can still
+/// be pending (the space lasts 700 s, the bench service's TTL is 300 s): a collision would turn
+/// a send into a re-send and a prefilled check into a second check of one verification.
+fn first_phone(unix_seconds: u64) -> u64 {
+    unix_seconds.wrapping_mul(PHONES_PER_SECOND) % PHONES
 }
 
 #[derive(Clone)]
@@ -139,9 +156,10 @@ pub async fn prepare(target: &Target, opts: &BenchOptions) -> Result<Workload, S
         .ok()
         .and_then(|v| v["id"].as_str().map(str::to_owned))
         .ok_or("the service response has no id")?;
-    // Destinations differ from run to run, so a rerun against the same server is not a re-send.
-    let base = (rand::random::<u64>() % 9_000) * 1_000;
-    let next = Arc::new(AtomicU64::new(base));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let next = Arc::new(AtomicU64::new(first_phone(now)));
     match opts.scenario {
         Scenario::Send => Ok(Workload::Send { service, next }),
         Scenario::Mixed => Ok(Workload::Mixed { service, next }),
@@ -237,6 +255,9 @@ async fn prefill(
     // time, so sorting restores that order; task by task, every check would land on another
     // stored page (a stride of one row in 64).
     all.sort_unstable();
+    // A re-send answers with the id it already gave; checking that twice would measure an
+    // ended verification.
+    all.dedup();
     Ok(all)
 }
 
@@ -246,14 +267,26 @@ mod tests {
 
     #[test]
     fn bench_numbers_are_distinct_valid_e164() {
-        for n in [0u64, 1, 999_999, 1_000_000, 9_999_999, 123_456_789] {
-            let p = phone(n);
-            assert!(
-                otpd_core::destination::PhoneE164::parse(&p, "to").is_ok(),
-                "{p}"
-            );
+        let mut seen = std::collections::HashSet::new();
+        for block in 0..PHONES / 1_000_000 {
+            for offset in [0u64, 1, 110_999, 911_000, 999_999] {
+                let p = phone(block * 1_000_000 + offset);
+                assert!(
+                    otpd_core::destination::PhoneE164::parse(&p, "to").is_ok(),
+                    "{p}"
+                );
+                assert!(seen.insert(p.clone()), "{p} twice");
+            }
         }
-        assert_ne!(phone(1), phone(1_000_001));
+        assert_eq!(phone(PHONES + 5), phone(5));
+    }
+
+    #[test]
+    fn runs_a_second_apart_start_past_what_the_earlier_one_could_send() {
+        let (a, b) = (first_phone(1_765_000_000), first_phone(1_765_000_001));
+        assert_eq!((b + PHONES - a) % PHONES, PHONES_PER_SECOND);
+        // The numbers come round again only after every verification of the TTL has ended.
+        assert!(PHONES / PHONES_PER_SECOND > 300);
     }
 
     #[test]
