@@ -170,12 +170,25 @@ pub trait Store: Send + Sync + 'static {
     /// Leases up to `limit` due jobs for `lease_ms`; a job whose lease ran out (its worker
     /// died) is due again. Jobs whose code expired are dropped instead.
     async fn claim_jobs(&self, now: Timestamp, limit: usize, lease_ms: i64) -> Result<Vec<Job>>;
+    /// Records the outcome of each attempt, all in one transaction. A job that no longer
+    /// exists is skipped (the others still count); returns how many were recorded.
+    async fn finish_attempts(
+        &self,
+        results: Vec<(i64, AttemptResult)>,
+        now: Timestamp,
+    ) -> Result<usize>;
+    /// `finish_attempts` for one job; `NotFound` if the job is gone.
     async fn finish_attempt(
         &self,
         job_id: i64,
         result: AttemptResult,
         now: Timestamp,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        match self.finish_attempts(vec![(job_id, result)], now).await? {
+            0 => Err(crate::Error::NotFound("delivery job")),
+            _ => Ok(()),
+        }
+    }
 
     /// A provider's report on a message it accepted (a delivery receipt or a status
     /// callback): moves the job `provider` sent as `provider_ref` from `sent` to `status`

@@ -389,6 +389,93 @@ async fn leases_expire_so_a_dead_worker_loses_no_job() {
 }
 
 #[tokio::test]
+async fn results_recorded_together_each_take_effect_and_a_vanished_job_is_skipped() {
+    let f = fixture().await;
+    let svc = f.service(|_| {}).await;
+    let mut vs = Vec::new();
+    for to in ["+14155552671", "+14155552672", "+14155552673"] {
+        let started = f
+            .engine
+            .start_verification(&f.admin, svc.id.as_str(), sms(to, "123456"))
+            .await
+            .unwrap();
+        vs.push(started.verification);
+    }
+    let now = f.clock.now();
+    let jobs = f.store.claim_jobs(now, 10, 30_000).await.unwrap();
+    assert_eq!(jobs.len(), 3);
+    let job_of = |v: &Verification| jobs.iter().find(|j| j.verification_id == v.id).unwrap().id;
+    let sent = AttemptResult::Sent {
+        provider: "outbox".into(),
+        provider_ref: Some("r-1".into()),
+    };
+    let later = now.plus_millis(1_000);
+    let results = vec![
+        (
+            job_of(&vs[2]),
+            AttemptResult::Failed {
+                error: "bad number".into(),
+            },
+        ),
+        (i64::MAX, sent.clone()),
+        (job_of(&vs[0]), sent),
+        (
+            job_of(&vs[1]),
+            AttemptResult::Retry {
+                error: "busy".into(),
+                retry_at: later,
+            },
+        ),
+    ];
+    assert_eq!(f.store.finish_attempts(results, now).await.unwrap(), 3);
+
+    let delivery = |i: usize| {
+        let id = vs[i].id.clone();
+        let store = f.store.clone();
+        async move { store.latest_delivery(&id).await.unwrap().unwrap() }
+    };
+    let first = delivery(0).await;
+    assert_eq!(first.status, otpd_core::delivery::JobStatus::Sent);
+    assert_eq!(first.provider_ref.as_deref(), Some("r-1"));
+    assert_eq!(
+        delivery(1).await.status,
+        otpd_core::delivery::JobStatus::Queued
+    );
+    assert_eq!(
+        delivery(2).await.status,
+        otpd_core::delivery::JobStatus::Failed
+    );
+    assert_eq!(
+        f.stored(&svc, &vs[2].id).await.unwrap().status,
+        Status::Failed
+    );
+    assert_eq!(
+        f.stored(&svc, &vs[0].id).await.unwrap().status,
+        Status::Pending
+    );
+    // Only the retry comes back, once it is due.
+    assert!(
+        f.store
+            .claim_jobs(now, 10, 30_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = f.store.claim_jobs(later, 10, 30_000).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].verification_id, vs[1].id);
+    // One job alone that vanished is still an error for the single-job form.
+    let gone = AttemptResult::Failed { error: "x".into() };
+    assert_eq!(
+        f.store
+            .finish_attempt(i64::MAX, gone, now)
+            .await
+            .unwrap_err(),
+        Error::NotFound("delivery job")
+    );
+}
+
+#[tokio::test]
 async fn a_permanent_failure_of_the_newest_job_fails_the_verification() {
     let f = fixture().await;
     let svc = f.service(|_| {}).await;

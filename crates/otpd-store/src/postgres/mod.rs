@@ -408,13 +408,12 @@ impl Store for PgStore {
         write!(self, |tx| outbox::claim(&tx, now, limit, lease_ms))
     }
 
-    async fn finish_attempt(
+    async fn finish_attempts(
         &self,
-        job_id: i64,
-        result: AttemptResult,
+        results: Vec<(i64, AttemptResult)>,
         now: Timestamp,
-    ) -> Result<()> {
-        write!(self, |tx| outbox::finish(&tx, job_id, result, now))
+    ) -> Result<usize> {
+        write!(self, |tx| outbox::finish_all(&tx, results, now))
     }
 
     async fn mark_delivery(

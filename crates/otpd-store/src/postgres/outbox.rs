@@ -114,20 +114,38 @@ pub(super) async fn delivery_status(
         .ok_or_else(|| Error::Internal(format!("unknown stored job status {status:?}")))
 }
 
-/// Runs inside a transaction.
-pub(super) async fn finish(
+/// Records each result inside one transaction; a job that no longer exists is skipped.
+/// Rows are locked in id order, so two nodes finishing overlapping jobs cannot deadlock.
+/// Returns how many jobs were found.
+pub(super) async fn finish_all(
+    c: &impl GenericClient,
+    mut results: Vec<(i64, AttemptResult)>,
+    now: Timestamp,
+) -> Result<usize> {
+    results.sort_by_key(|(id, _)| *id);
+    let mut found = 0;
+    for (job_id, result) in results {
+        if finish(c, job_id, result, now).await? {
+            found += 1;
+        }
+    }
+    Ok(found)
+}
+
+/// `false` when the job does not exist.
+async fn finish(
     c: &impl GenericClient,
     job_id: i64,
     result: AttemptResult,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<bool> {
     let s = c
         .prepare_cached("SELECT verification_id FROM outbox_jobs WHERE id = $1 FOR UPDATE")
         .await
         .map_err(pg_err)?;
     let verification_id: String = match c.query_opt(&s, &[&job_id]).await.map_err(pg_err)? {
         Some(r) => get(&r, 0)?,
-        None => return Err(Error::NotFound("delivery job")),
+        None => return Ok(false),
     };
     match result {
         AttemptResult::Sent {
@@ -173,7 +191,7 @@ pub(super) async fn finish(
             verifications::delivery_failed(c, job_id, &verification_id, now).await?;
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// A provider's receipt for a job it accepted. A receipt saying the message never arrived

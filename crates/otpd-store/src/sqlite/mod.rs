@@ -440,14 +440,13 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn finish_attempt(
+    async fn finish_attempts(
         &self,
-        job_id: i64,
-        result: AttemptResult,
+        results: Vec<(i64, AttemptResult)>,
         now: Timestamp,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         self.pool
-            .write(move |c| outbox::finish(c, job_id, &result, now))
+            .write(move |c| outbox::finish_all(c, &results, now))
             .await
     }
 

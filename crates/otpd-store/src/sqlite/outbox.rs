@@ -97,33 +97,60 @@ pub(super) fn delivery_status(
     }
 }
 
-pub(super) fn finish(
+/// Records each result; a job that no longer exists is skipped. Returns how many were found.
+pub(super) fn finish_all(
     c: &Connection,
-    job_id: i64,
-    result: &AttemptResult,
+    results: &[(i64, AttemptResult)],
     now: Timestamp,
-) -> Result<()> {
-    let verification_id: String = c
-        .prepare_cached("SELECT verification_id FROM outbox_jobs WHERE id = ?1")
-        .and_then(|mut s| s.query_row([job_id], |r| r.get(0)))
-        .map_err(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Error::NotFound("delivery job"),
-            e => sql_err(e),
-        })?;
-    match result {
+) -> Result<usize> {
+    let mut found = 0;
+    for (job_id, result) in results {
+        if finish(c, *job_id, result, now)? {
+            found += 1;
+        }
+    }
+    Ok(found)
+}
+
+/// `false` when the job does not exist. Only a failure needs the job's verification, so only
+/// a failure reads it.
+fn finish(c: &Connection, job_id: i64, result: &AttemptResult, now: Timestamp) -> Result<bool> {
+    let changed = match result {
         AttemptResult::Sent { provider, provider_ref } => c
             .prepare_cached(
                 "UPDATE outbox_jobs SET status = 'sent', sealed_code = NULL, provider = ?2,
                      provider_ref = ?3, last_error = NULL, updated_at = ?4 WHERE id = ?1",
             )
             .and_then(|mut s| s.execute(params![job_id, provider, provider_ref, now.0])),
-        AttemptResult::Retry { error, retry_at } => c
-            .prepare_cached(
+        AttemptResult::Retry { error, retry_at } => {
+            // A job that is no longer `sending` (dropped by a re-send meanwhile) stays as it is.
+            let exists = c
+                .prepare_cached("SELECT 1 FROM outbox_jobs WHERE id = ?1")
+                .and_then(|mut s| s.exists([job_id]))
+                .map_err(sql_err)?;
+            if !exists {
+                return Ok(false);
+            }
+            c.prepare_cached(
                 "UPDATE outbox_jobs SET status = 'queued', due_at = ?2, last_error = ?3, updated_at = ?4
                  WHERE id = ?1 AND status = 'sending'",
             )
-            .and_then(|mut s| s.execute(params![job_id, retry_at.0, error, now.0])),
+            .and_then(|mut s| s.execute(params![job_id, retry_at.0, error, now.0]))
+            .map(|_| 1)
+        }
         AttemptResult::Failed { error } => {
+            let verification_id: Option<String> = c
+                .prepare_cached("SELECT verification_id FROM outbox_jobs WHERE id = ?1")
+                .and_then(|mut s| s.query_row([job_id], |r| r.get(0)))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })
+                .map_err(sql_err)?;
+            let Some(verification_id) = verification_id else {
+                return Ok(false);
+            };
             c.prepare_cached(
                 "UPDATE outbox_jobs SET status = 'failed', sealed_code = NULL, last_error = ?2, updated_at = ?3
                  WHERE id = ?1",
@@ -131,11 +158,11 @@ pub(super) fn finish(
             .and_then(|mut s| s.execute(params![job_id, error, now.0]))
             .map_err(sql_err)?;
             verifications::delivery_failed(c, job_id, &verification_id, now)?;
-            return Ok(());
+            return Ok(true);
         }
     }
     .map_err(sql_err)?;
-    Ok(())
+    Ok(changed > 0)
 }
 
 pub(super) fn save_message(c: &Connection, m: &SealedMessage) -> Result<()> {
