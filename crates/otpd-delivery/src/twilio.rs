@@ -29,6 +29,9 @@ pub struct TwilioSettings {
     pub voice: String,
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// Most requests open at once to this provider.
+    #[serde(default = "http::default_max_in_flight")]
+    pub max_in_flight: usize,
 }
 
 fn default_base_url() -> String {
@@ -50,6 +53,7 @@ pub struct TwilioProvider {
     voice: String,
     status_callback: Option<String>,
     client: reqwest::Client,
+    in_flight: http::InFlight,
 }
 
 /// Where Twilio posts status changes for provider `name` (the URL its signature covers).
@@ -103,6 +107,7 @@ impl TwilioProvider {
                 .as_deref()
                 .map(|u| status_callback_url(u, name)),
             client: http::client(Duration::from_secs(s.timeout_seconds))?,
+            in_flight: http::InFlight::new(s.max_in_flight)?,
         })
     }
 
@@ -200,6 +205,7 @@ impl Provider for TwilioProvider {
             "{}/2010-04-01/Accounts/{}/{resource}.json",
             self.base_url, self.account_sid
         );
+        let _open = self.in_flight.enter().await;
         let resp = self
             .client
             .post(url)

@@ -43,6 +43,9 @@ pub struct WebhookSettings {
     pub channels: Vec<String>,
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// Most requests open at once to this provider.
+    #[serde(default = "http::default_max_in_flight")]
+    pub max_in_flight: usize,
 }
 
 fn default_method() -> String {
@@ -67,6 +70,7 @@ pub struct WebhookProvider {
     id_pointer: Option<String>,
     channels: Vec<Channel>,
     client: reqwest::Client,
+    in_flight: http::InFlight,
 }
 
 impl WebhookProvider {
@@ -129,6 +133,7 @@ impl WebhookProvider {
             id_pointer: s.id_pointer.clone(),
             channels,
             client: http::client(Duration::from_secs(s.timeout_seconds))?,
+            in_flight: http::InFlight::new(s.max_in_flight)?,
         })
     }
 }
@@ -223,6 +228,7 @@ impl Provider for WebhookProvider {
                 req.form(&pairs)
             }
         };
+        let _open = self.in_flight.enter().await;
         let resp = req.send().await.map_err(|e| http::transport_error(&e))?;
         let status = resp.status();
         let answer = resp.text().await.unwrap_or_default();
@@ -279,5 +285,89 @@ mod tests {
         s.format = BodyFormat::Json;
         s.success_pointer = Some("status".into());
         assert!(WebhookProvider::new("w", &s).is_err());
+        s.success_pointer = None;
+        s.max_in_flight = 0;
+        assert!(WebhookProvider::new("w", &s).is_err());
+    }
+
+    /// An HTTP server that holds every request 30 ms and notes how many were open at once.
+    async fn counting_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (open, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let seen = most.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let (open, most) = (open.clone(), most.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let mut got = Vec::new();
+                    // Headers, then the body its Content-Length announces.
+                    while let Ok(n) = sock.read(&mut buf).await {
+                        if n == 0 {
+                            return;
+                        }
+                        got.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&got).to_string();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let len = text[..end]
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase()
+                                        .strip_prefix("content-length:")
+                                        .map(|v| v.trim().parse::<usize>().unwrap())
+                                })
+                                .unwrap_or(0);
+                            if got.len() >= end + 4 + len {
+                                break;
+                            }
+                        }
+                    }
+                    let now = open.fetch_add(1, SeqCst) + 1;
+                    most.fetch_max(now, SeqCst);
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    open.fetch_sub(1, SeqCst);
+                    let _ = sock
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                        )
+                        .await;
+                });
+            }
+        });
+        (port, seen)
+    }
+
+    #[tokio::test]
+    async fn no_more_requests_are_open_than_max_in_flight() {
+        let (port, most) = counting_server().await;
+        let s: WebhookSettings = serde_json::from_value(serde_json::json!({
+            "url": format!("http://127.0.0.1:{port}/sms"), "max_in_flight": 2
+        }))
+        .unwrap();
+        let p = std::sync::Arc::new(WebhookProvider::new("w", &s).unwrap());
+        let sends = (0..8).map(|i| {
+            let p = p.clone();
+            tokio::spawn(async move {
+                let msg = OutboundMessage {
+                    tenant_id: "t".into(),
+                    channel: Channel::Sms,
+                    to: "+14155552671".into(),
+                    body: Rendered::Text("Your code is 123456".into()),
+                    sender: None,
+                    idempotency_key: format!("{i}-1"),
+                    locale: "en".into(),
+                };
+                p.send(&msg).await
+            })
+        });
+        for send in sends.collect::<Vec<_>>() {
+            assert!(send.await.unwrap().is_ok());
+        }
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }
