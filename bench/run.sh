@@ -42,7 +42,9 @@ for scenario in ("send", "check", "mixed"):
     med = lambda k: statistics.median(x[k] for x in r)
     print(f"{scenario}: median of {len(r)}: {med('throughput_rps'):.0f} req/s, p50 {med('p50_ms')} ms, "
           f"p99 {med('p99_ms')} ms, errors {sum(x['errors'] for x in r)}, ceiling {med('ceiling_rps'):.0f} req/s, "
-          f"ratio {med('ratio'):.3f}")
+          f"ratio {med('ratio'):.3f}"
+          + (f", delivered {max(x['delivery_lag_s'] for x in r):.2f} s after the run at worst"
+             if all(x.get("delivery_lag_s") is not None for x in r) else ""))
 peak = int(open(sys.argv[2]).read().strip() or 0)
 print(f"server peak RSS: {peak / 1024:.0f} MiB")
 db = os.path.join(sys.argv[3], "otpd.db")

@@ -1,6 +1,15 @@
 //! The outbox worker: claims due jobs under a lease, renders, sends through the channel's
 //! providers in failover order, and records the result. A worker that dies mid-send loses
 //! nothing: its lease runs out and the job is claimed again (at-least-once delivery).
+//!
+//! The running worker is a pipeline: it keeps up to `concurrency` attempts in flight and
+//! claims more as soon as there is room, rather than waiting for the slowest job of a round,
+//! and a recorder writes the results that are ready in one transaction. Measured with the
+//! `outbox` provider under a saturating send load, rounds of 64 (claim, send, record one by
+//! one) fell behind the requests: 40 % of a 10 s burst was delivered by its end, the rest in
+//! the seconds after, and a longer storm would have let codes expire in the queue.
+
+mod recorder;
 
 use crate::provider::{OutboundMessage, ProviderError, Rendered};
 use crate::routes::Routes;
@@ -11,6 +20,7 @@ use otpd_core::ports::{Dispatcher, Store};
 use otpd_core::render::{MessageContext, render_call, render_email, render_sms, with_reference};
 use otpd_core::secrets::ServerSecrets;
 use rand::Rng;
+use recorder::Recorder;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
@@ -18,8 +28,10 @@ use tokio::task::JoinSet;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Jobs claimed (and sent concurrently) per round.
+    /// Most jobs claimed at once.
     pub batch: usize,
+    /// Most attempts in flight at once (what a remote provider sees of one worker).
+    pub concurrency: usize,
     /// How long a claimed job is ours before another worker may take it.
     pub lease: Duration,
     /// Attempts per job before it fails for good.
@@ -32,6 +44,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             batch: 64,
+            concurrency: 256,
             lease: Duration::from_secs(30),
             max_attempts: 8,
             poll: Duration::from_millis(500),
@@ -59,51 +72,91 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Runs until `shutdown` turns true, finishing the round in hand.
+    /// Runs until `shutdown` turns true (or its sender is gone); the attempts in flight then
+    /// finish and their results are recorded before this returns.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            if *shutdown.borrow() {
-                return;
+        let (recorder, recording) = Recorder::start(self.store.clone(), self.clock.clone());
+        let mut in_flight = JoinSet::new();
+        let mut stopping = false;
+        while !stopping && !*shutdown.borrow() {
+            while in_flight.try_join_next().is_some() {}
+            let room = self
+                .config
+                .concurrency
+                .saturating_sub(in_flight.len())
+                .min(self.config.batch);
+            if room == 0 {
+                tokio::select! {
+                    _ = in_flight.join_next() => {}
+                    changed = shutdown.changed() => stopping = changed.is_err(),
+                }
+                continue;
             }
-            let handled = match self.run_once().await {
-                Ok(n) => n,
+            let drained = match self.claim(room).await {
+                Ok(jobs) => {
+                    let drained = jobs.len() < room;
+                    for job in jobs {
+                        let (me, recorder) = (self.clone(), recorder.clone());
+                        in_flight.spawn(async move {
+                            let id = job.id;
+                            let result = me.attempt(job).await;
+                            recorder.record(id, result);
+                        });
+                    }
+                    drained
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming delivery jobs failed");
-                    0
+                    true
                 }
             };
-            if handled == 0 {
+            if drained {
+                // Nothing more is due: wait for new jobs, due retries, or the end.
                 tokio::select! {
                     _ = self.wakeup.0.notified() => {}
                     _ = tokio::time::sleep(self.config.poll) => {}
-                    _ = shutdown.changed() => {}
+                    changed = shutdown.changed() => stopping = changed.is_err(),
                 }
             }
         }
+        while in_flight.join_next().await.is_some() {}
+        drop(recorder);
+        let _ = recording.await;
     }
 
-    /// One round: claim a batch and deliver it. Returns how many jobs were handled.
+    /// One round: claim a batch, deliver it, record every result. Returns how many jobs were
+    /// handled.
     pub async fn run_once(self: &Arc<Self>) -> otpd_core::Result<usize> {
-        let lease_ms = self.config.lease.as_millis() as i64;
-        let jobs = self
-            .store
-            .claim_jobs(self.clock.now(), self.config.batch, lease_ms)
-            .await?;
+        let jobs = self.claim(self.config.batch).await?;
         let n = jobs.len();
         let mut set = JoinSet::new();
         for job in jobs {
             let me = self.clone();
             set.spawn(async move {
                 let id = job.id;
-                let result = me.attempt(job).await;
-                if let Err(e) = me.store.finish_attempt(id, result, me.clock.now()).await {
-                    // The lease runs out and the job is tried again: at least once.
-                    tracing::warn!(job = id, error = %e, "recording a delivery result failed");
-                }
+                (id, me.attempt(job).await)
             });
         }
-        while set.join_next().await.is_some() {}
+        let mut results = Vec::with_capacity(n);
+        while let Some(done) = set.join_next().await {
+            // A panicked attempt leaves its job leased; the lease runs out and it goes again.
+            if let Ok(r) = done {
+                results.push(r);
+            }
+        }
+        if !results.is_empty() {
+            self.store
+                .finish_attempts(results, self.clock.now())
+                .await?;
+        }
         Ok(n)
+    }
+
+    async fn claim(&self, limit: usize) -> otpd_core::Result<Vec<Job>> {
+        let lease_ms = self.config.lease.as_millis() as i64;
+        self.store
+            .claim_jobs(self.clock.now(), limit, lease_ms)
+            .await
     }
 
     async fn attempt(&self, job: Job) -> AttemptResult {

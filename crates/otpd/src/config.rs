@@ -93,8 +93,10 @@ impl Default for LogConfig {
 pub struct DeliveryConfig {
     /// Concurrent worker loops in this process.
     pub workers: usize,
-    /// Jobs a worker claims per round.
+    /// Most jobs a worker claims at once.
     pub batch: usize,
+    /// Most deliveries a worker has in flight at once (what a remote provider sees of it).
+    pub concurrency: usize,
     /// Attempts per delivery before it fails for good.
     pub max_attempts: u32,
     /// Seconds a claimed job stays with its worker before another may retry it.
@@ -110,6 +112,7 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             workers: 1,
             batch: 64,
+            concurrency: 256,
             max_attempts: 8,
             lease_seconds: 30,
             breaker_threshold: 5,
@@ -246,6 +249,9 @@ impl Config {
         }
         if self.delivery.batch == 0 || self.delivery.batch > 1000 {
             return Err(ConfigError("delivery.batch must be 1..=1000".into()));
+        }
+        if self.delivery.concurrency == 0 || self.delivery.concurrency > 1000 {
+            return Err(ConfigError("delivery.concurrency must be 1..=1000".into()));
         }
         if self.delivery.max_attempts == 0 {
             return Err(ConfigError(

@@ -46,6 +46,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         wakeup,
         config: WorkerConfig {
             batch: config.delivery.batch,
+            concurrency: config.delivery.concurrency,
             lease: Duration::from_secs(config.delivery.lease_seconds),
             max_attempts: config.delivery.max_attempts,
             ..WorkerConfig::default()

@@ -105,20 +105,31 @@ async fn fixture() -> Fixture {
 
 impl Fixture {
     fn worker(&self, routes: Routes) -> Arc<Worker> {
+        self.worker_with(
+            routes,
+            WorkerConfig {
+                max_attempts: 3,
+                ..WorkerConfig::default()
+            },
+        )
+    }
+
+    fn worker_with(&self, routes: Routes, config: WorkerConfig) -> Arc<Worker> {
         Arc::new(Worker {
             store: self.store.clone(),
             clock: self.clock.clone(),
             secrets: self.secrets.clone(),
             routes,
             wakeup: Wakeup::default(),
-            config: WorkerConfig {
-                max_attempts: 3,
-                ..WorkerConfig::default()
-            },
+            config,
         })
     }
 
     async fn start(&self, code: &str) -> otpd_core::verification::Verification {
+        self.start_to("+14155552671", code).await
+    }
+
+    async fn start_to(&self, to: &str, code: &str) -> otpd_core::verification::Verification {
         self.engine
             .start_verification(
                 &self.admin,
@@ -126,7 +137,7 @@ impl Fixture {
                 StartInput {
                     custom_code: Some(Code::custom(code, "c").unwrap()),
                     ..StartInput::new(
-                        Destination::Phone(PhoneE164::parse("+14155552671", "to").unwrap()),
+                        Destination::Phone(PhoneE164::parse(to, "to").unwrap()),
                         Channel::Sms,
                     )
                 },
@@ -388,4 +399,126 @@ async fn a_country_route_overrides_the_channel_route() {
     }
     w.run_once().await.unwrap();
     assert_eq!((a.calls(), de.calls()), (1, 1));
+}
+
+/// Takes its time over each message, optionally waiting at a gate first; counts how many
+/// sends were in progress at once.
+#[derive(Default)]
+struct Gated {
+    gate: Option<tokio::sync::Semaphore>,
+    delay: Duration,
+    calls: std::sync::atomic::AtomicUsize,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most_in_flight: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl Provider for Gated {
+    fn name(&self) -> &str {
+        "gated"
+    }
+    fn supports(&self, _: Channel) -> bool {
+        true
+    }
+    async fn send(&self, _: &OutboundMessage) -> Result<SendReceipt, ProviderError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.calls.fetch_add(1, SeqCst);
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, SeqCst);
+        if let Some(gate) = &self.gate {
+            gate.acquire().await.unwrap().forget();
+        }
+        tokio::time::sleep(self.delay).await;
+        self.in_flight.fetch_sub(1, SeqCst);
+        Ok(SendReceipt { provider_ref: None })
+    }
+}
+
+impl Fixture {
+    /// Waits until every one of `vs` has a delivery in `status`.
+    async fn until_delivered(&self, vs: &[otpd_core::verification::Verification]) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for v in vs {
+            loop {
+                let d = self.store.latest_delivery(&v.id).await.unwrap().unwrap();
+                if d.status == otpd_core::delivery::JobStatus::Sent {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{} still {:?}", v.id, d.status);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_worker_claims_again_before_a_batch_ends_and_never_exceeds_its_concurrency() {
+    let f = fixture().await;
+    let mut vs = Vec::new();
+    for i in 0..40 {
+        vs.push(
+            f.start_to(&format!("+1415555{:04}", 2000 + i), "123456")
+                .await,
+        );
+    }
+    let provider = Arc::new(Gated {
+        delay: Duration::from_millis(20),
+        ..Gated::default()
+    });
+    let w = f.worker_with(
+        Routes::all_through(provider.clone()),
+        WorkerConfig {
+            batch: 5,
+            concurrency: 8,
+            ..WorkerConfig::default()
+        },
+    );
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(w.clone().run(stopped));
+    f.until_delivered(&vs).await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(provider.calls.load(SeqCst), 40, "each delivered once");
+    let most = provider.most_in_flight.load(SeqCst);
+    // Rounds of 5 would never have more than 5 at once; 8 is the limit.
+    assert!((6..=8).contains(&most), "{most} in flight at most");
+    assert_eq!(w.run_once().await.unwrap(), 0, "nothing left to claim");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_finishes_and_records_the_deliveries_in_flight() {
+    let f = fixture().await;
+    let mut vs = Vec::new();
+    for i in 0..3 {
+        vs.push(
+            f.start_to(&format!("+1415555{:04}", 3000 + i), "123456")
+                .await,
+        );
+    }
+    let provider = Arc::new(Gated {
+        gate: Some(tokio::sync::Semaphore::new(0)),
+        ..Gated::default()
+    });
+    let w = f.worker(Routes::all_through(provider.clone()));
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(w.clone().run(stopped));
+    use std::sync::atomic::Ordering::SeqCst;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while provider.in_flight.load(SeqCst) < 3 {
+        assert!(Instant::now() < deadline, "the worker never sent");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!running.is_finished(), "it waits for the sends in flight");
+    provider.gate.as_ref().unwrap().add_permits(3);
+    running.await.unwrap();
+    // Recorded before `run` returned: no waiting here.
+    for v in &vs {
+        let d = f.store.latest_delivery(&v.id).await.unwrap().unwrap();
+        assert_eq!(d.status, otpd_core::delivery::JobStatus::Sent, "{}", v.id);
+    }
+    assert_eq!(provider.calls.load(SeqCst), 3);
 }

@@ -92,13 +92,14 @@ impl Conn {
     }
 }
 
-/// Runs `workload` on `opts.connections` connections for `opts.duration`.
+/// Runs `workload` on `opts.connections` connections for `opts.duration`. Also returns, per
+/// connection, the body of the last 201 answer (what it created last).
 pub async fn drive(
     target: &Target,
     workload: &Workload,
     opts: &BenchOptions,
     name: &str,
-) -> Result<Report, String> {
+) -> Result<(Report, Vec<Bytes>), String> {
     let target = Arc::new(Target {
         host: target.host.clone(),
         authorization: target.authorization.clone(),
@@ -118,6 +119,7 @@ pub async fn drive(
             let mut latencies_us: Vec<u32> = Vec::with_capacity(16_384);
             let mut errors = 0u64;
             let mut state = ConnState::default();
+            let mut last_created = None;
             // Stagger open-loop connections across one interval.
             let mut next =
                 per_conn_interval.map(|i| started + i.mul_f64(c as f64 / 64.0_f64.max(1.0)).min(i));
@@ -141,8 +143,13 @@ pub async fn drive(
                     ));
                 };
                 match conn.call(&target, method, &path, body).await {
-                    Ok((status, _)) if status == expect => latencies_us
-                        .push(scheduled.elapsed().as_micros().min(u32::MAX as u128) as u32),
+                    Ok((status, bytes)) if status == expect => {
+                        latencies_us
+                            .push(scheduled.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        if status == 201 {
+                            last_created = Some(bytes);
+                        }
+                    }
                     Ok(_) => errors += 1,
                     Err(_) => {
                         errors += 1;
@@ -150,16 +157,21 @@ pub async fn drive(
                     }
                 }
             }
-            Ok::<_, String>((latencies_us, errors))
+            Ok::<_, String>((latencies_us, errors, last_created))
         }));
     }
     let mut all = Vec::new();
     let mut errors = 0;
+    let mut created = Vec::new();
     for t in tasks {
-        let (l, e) = t.await.map_err(|e| e.to_string())??;
+        let (l, e, c) = t.await.map_err(|e| e.to_string())??;
         all.extend(l);
         errors += e;
+        created.extend(c);
     }
     let elapsed = started.elapsed().max(opts.duration);
-    Ok(Report::new(name, opts.connections, elapsed, all, errors))
+    Ok((
+        Report::new(name, opts.connections, elapsed, all, errors),
+        created,
+    ))
 }

@@ -1,6 +1,7 @@
 //! `otpd bench`: a load generator for otpd's own API. It first measures `GET /healthz` with the
 //! same connections for the same time (the HTTP ceiling of this machine in this run), then the
-//! scenario, and reports throughput, latency percentiles, errors and the ratio to the ceiling.
+//! scenario, and reports throughput, latency percentiles, errors and the ratio to the ceiling;
+//! for the scenarios that send, also how long after the run its deliveries were done.
 
 mod client;
 mod report;
@@ -55,7 +56,12 @@ pub async fn run(opts: BenchOptions) -> Result<(Report, Report), String> {
             "healthz",
         )
         .await?
+        .0
     };
-    let measured = client::drive(&target, &plan, &opts, opts.scenario.as_str()).await?;
+    let (mut measured, created) =
+        client::drive(&target, &plan, &opts, opts.scenario.as_str()).await?;
+    measured.delivery_lag_s = scenario::delivery_lag(&target, &plan, &created)
+        .await?
+        .map(|d| d.as_secs_f64());
     Ok((ceiling, measured))
 }

@@ -15,6 +15,9 @@ pub struct Report {
     pub p90_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Seconds after the run until the worker had delivered what the run created (`send`
+    /// and `mixed`): throughput that outran delivery shows here.
+    pub delivery_lag_s: Option<f64>,
 }
 
 impl Report {
@@ -45,12 +48,17 @@ impl Report {
             p90_ms: pct(0.90),
             p99_ms: pct(0.99),
             max_ms: lat_us.last().map(|&m| m as f64 / 1000.0).unwrap_or(0.0),
+            delivery_lag_s: None,
         }
     }
 
     pub fn line(&self) -> String {
+        let lag = self
+            .delivery_lag_s
+            .map(|s| format!("  delivered {s:.2} s after the run"))
+            .unwrap_or_default();
         format!(
-            "{:<8} {:>5} conn {:>6.1} s {:>9} req {:>6} err {:>10.0} req/s  p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms",
+            "{:<8} {:>5} conn {:>6.1} s {:>9} req {:>6} err {:>10.0} req/s  p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms{}",
             self.name,
             self.connections,
             self.duration_s,
@@ -60,7 +68,8 @@ impl Report {
             self.p50_ms,
             self.p90_ms,
             self.p99_ms,
-            self.max_ms
+            self.max_ms,
+            lag
         )
     }
 
@@ -85,6 +94,7 @@ impl Report {
             "max_ms": r2(self.max_ms),
             "ceiling_rps": r2(ceiling.throughput_rps),
             "ratio": (ratio * 1000.0).round() / 1000.0,
+            "delivery_lag_s": self.delivery_lag_s.map(r2),
         })
     }
 }

@@ -4,9 +4,11 @@
 use super::BenchOptions;
 use super::client::{Conn, Target};
 use hyper::Method;
+use hyper::body::Bytes;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -42,6 +44,10 @@ const EXCHANGE_FIRST: [u32; 7] = [2, 3, 4, 5, 6, 7, 8];
 const PHONES: u64 = AREAS.len() as u64 * EXCHANGE_FIRST.len() as u64 * 1_000_000;
 /// More destinations than a bench run can send to per second of wall time.
 const PHONES_PER_SECOND: u64 = 100_000;
+/// The bench service's TTL: a verification left pending by one run ends within it.
+const TTL_SECONDS: u64 = 300;
+// The numbers come round again only after every verification of an earlier run has ended.
+const _: () = assert!(PHONES / PHONES_PER_SECOND > TTL_SECONDS);
 
 /// The n-th distinct, valid US number (70 million before they repeat): area code, an exchange
 /// starting with 2-8, six digits.
@@ -54,7 +60,7 @@ pub fn phone(n: u64) -> String {
 
 /// Where a run's destinations start: `PHONES_PER_SECOND` numbers on per second of the clock, so
 /// a run never reaches numbers that an earlier run sent to while those verifications can still
-/// be pending (the space lasts 700 s, the bench service's TTL is 300 s): a collision would turn
+/// be pending (the space lasts 700 s, longer than `TTL_SECONDS`): a collision would turn
 /// a send into a re-send and a prefilled check into a second check of one verification.
 fn first_phone(unix_seconds: u64) -> u64 {
     unix_seconds.wrapping_mul(PHONES_PER_SECOND) % PHONES
@@ -139,7 +145,7 @@ pub async fn prepare(target: &Target, opts: &BenchOptions) -> Result<Workload, S
     let body = json!({
         "name": "bench",
         "custom_code_enabled": true,
-        "ttl_seconds": 300,
+        "ttl_seconds": TTL_SECONDS,
         "max_sends": 20,
         "send_limit": {"count": 10000, "window_seconds": 1},
     });
@@ -179,28 +185,59 @@ pub async fn prepare(target: &Target, opts: &BenchOptions) -> Result<Workload, S
 /// are measured alone rather than beside a backlog of deliveries. Ids are time-ordered: the
 /// greatest is among the last created, and jobs go out in the order they fell due.
 async fn settle(target: &Target, service: &str, ids: &[String]) -> Result<(), String> {
-    let Some(last) = ids.iter().max() else {
-        return Ok(());
+    match ids.iter().max() {
+        Some(last) => until_delivered(target, service, last).await,
+        None => Ok(()),
+    }
+}
+
+/// How long after a run the worker finished delivering what the run created: the deliveries
+/// a saturating run left queued show here rather than in its throughput. `created` holds a
+/// body of a send the run created on each connection (the last one); the greatest id among
+/// them was created last.
+pub async fn delivery_lag(
+    target: &Target,
+    workload: &Workload,
+    created: &[Bytes],
+) -> Result<Option<Duration>, String> {
+    let service = match workload {
+        Workload::Send { service, .. } | Workload::Mixed { service, .. } => service,
+        Workload::Health | Workload::Check { .. } => return Ok(None),
     };
+    let last = created
+        .iter()
+        .filter_map(|b| serde_json::from_slice::<Value>(b).ok())
+        .filter_map(|v| v["id"].as_str().map(str::to_owned))
+        .max();
+    let Some(last) = last else {
+        return Ok(None);
+    };
+    let started = Instant::now();
+    until_delivered(target, service, &last).await?;
+    Ok(Some(started.elapsed()))
+}
+
+/// Polls a verification until its delivery is no longer queued or being sent.
+async fn until_delivered(target: &Target, service: &str, id: &str) -> Result<(), String> {
     let mut conn = Conn::open(target).await?;
-    let path = format!("/v1/services/{service}/verifications/{last}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    let path = format!("/v1/services/{service}/verifications/{id}");
+    let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let (status, bytes) = conn.call(target, Method::GET, &path, None).await?;
         let delivery = serde_json::from_slice::<Value>(&bytes)
             .ok()
             .and_then(|v| v["delivery"]["status"].as_str().map(str::to_owned));
         match (status, delivery.as_deref()) {
-            (200, Some("queued")) if std::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            (200, Some("queued" | "sending")) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            (200, Some("queued")) => {
-                return Err("the prefill's deliveries did not finish within 10 minutes".into());
+            (200, Some("queued" | "sending")) => {
+                return Err("deliveries did not finish within 10 minutes".into());
             }
             (200, _) => return Ok(()),
             _ => {
                 return Err(format!(
-                    "reading a prefilled verification answered {status}: {}",
+                    "reading verification {id} answered {status}: {}",
                     String::from_utf8_lossy(&bytes)
                 ));
             }
@@ -285,8 +322,6 @@ mod tests {
     fn runs_a_second_apart_start_past_what_the_earlier_one_could_send() {
         let (a, b) = (first_phone(1_765_000_000), first_phone(1_765_000_001));
         assert_eq!((b + PHONES - a) % PHONES, PHONES_PER_SECOND);
-        // The numbers come round again only after every verification of the TTL has ended.
-        assert!(PHONES / PHONES_PER_SECOND > 300);
     }
 
     #[test]

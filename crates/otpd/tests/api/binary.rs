@@ -428,6 +428,7 @@ fn configuration_errors_name_the_key_and_stop_the_start() {
         ("listen = \"nowhere\"\n", "listen"),
         ("colour = \"red\"\n", "colour"),
         ("[delivery]\nbatch = 0\n", "delivery.batch"),
+        ("[delivery]\nconcurrency = 0\n", "delivery.concurrency"),
         ("[routes]\nsms = [\"smsc1\"]\n", "routes.sms"),
         (
             "[routes.countries.de]\nsms = [\"outbox\"]\n",
