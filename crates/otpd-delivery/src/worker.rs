@@ -80,11 +80,13 @@ impl Worker {
         let mut stopping = false;
         while !stopping && !*shutdown.borrow() {
             while in_flight.try_join_next().is_some() {}
+            // At least one of each, whatever a caller configured: zero would never claim.
             let room = self
                 .config
                 .concurrency
+                .max(1)
                 .saturating_sub(in_flight.len())
-                .min(self.config.batch);
+                .min(self.config.batch.max(1));
             if room == 0 {
                 tokio::select! {
                     _ = in_flight.join_next() => {}
