@@ -435,7 +435,23 @@ impl Provider for Gated {
 }
 
 impl Fixture {
-    /// Waits until every one of `vs` has a delivery in `status`.
+    /// `n` verifications to distinct numbers from +1415555`first`.
+    async fn start_many(
+        &self,
+        n: usize,
+        first: usize,
+    ) -> Vec<otpd_core::verification::Verification> {
+        let mut vs = Vec::with_capacity(n);
+        for i in 0..n {
+            vs.push(
+                self.start_to(&format!("+1415555{:04}", first + i), "123456")
+                    .await,
+            );
+        }
+        vs
+    }
+
+    /// Waits until every one of `vs` has been sent.
     async fn until_delivered(&self, vs: &[otpd_core::verification::Verification]) {
         let deadline = Instant::now() + Duration::from_secs(20);
         for v in vs {
@@ -454,15 +470,10 @@ impl Fixture {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_running_worker_claims_again_before_a_batch_ends_and_never_exceeds_its_concurrency() {
     let f = fixture().await;
-    let mut vs = Vec::new();
-    for i in 0..40 {
-        vs.push(
-            f.start_to(&format!("+1415555{:04}", 2000 + i), "123456")
-                .await,
-        );
-    }
+    let vs = f.start_many(40, 2000).await;
+    // Long enough that the first batch is still out when the next claim is committed.
     let provider = Arc::new(Gated {
-        delay: Duration::from_millis(20),
+        delay: Duration::from_millis(250),
         ..Gated::default()
     });
     let w = f.worker_with(
@@ -490,13 +501,7 @@ async fn the_running_worker_claims_again_before_a_batch_ends_and_never_exceeds_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_worker_finishes_and_records_the_deliveries_in_flight() {
     let f = fixture().await;
-    let mut vs = Vec::new();
-    for i in 0..3 {
-        vs.push(
-            f.start_to(&format!("+1415555{:04}", 3000 + i), "123456")
-                .await,
-        );
-    }
+    let vs = f.start_many(3, 3000).await;
     let provider = Arc::new(Gated {
         gate: Some(tokio::sync::Semaphore::new(0)),
         ..Gated::default()
