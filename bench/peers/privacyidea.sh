@@ -12,7 +12,7 @@ what=${1:-all}
 out=${OUT:-$(mktemp -d)}
 
 if [[ $what == setup || $what == all ]]; then
-    "$peer/setup.sh"
+    PIP_CONSTRAINT=$PWD/bench/peers/privacyidea-constraints.txt "$peer/setup.sh"
 fi
 if [[ $what == bench || $what == all ]]; then
     "$peer/start.sh" >/dev/null 2>&1 || true
