@@ -2,36 +2,6 @@
 
 use crate::provider::ProviderError;
 use std::time::Duration;
-use tokio::sync::{Semaphore, SemaphorePermit};
-
-/// The default of a provider's `max_in_flight`.
-pub fn default_max_in_flight() -> usize {
-    64
-}
-
-/// How many requests a provider has open at once. A worker keeps hundreds of deliveries in
-/// flight to hide network latency, and an HTTP API answers a burst past its concurrency
-/// limit with 429s, which would count against the provider's circuit; the rest wait here.
-pub struct InFlight(Semaphore);
-
-impl InFlight {
-    pub fn new(max: usize) -> Result<InFlight, String> {
-        if max == 0 || max > 1000 {
-            return Err("max_in_flight must be 1..=1000".into());
-        }
-        Ok(InFlight(Semaphore::new(max)))
-    }
-
-    /// Waits for a free place; the request counts until the permit is dropped.
-    pub async fn enter(&self) -> SemaphorePermit<'_> {
-        loop {
-            // The semaphore is never closed, so acquiring cannot fail.
-            if let Ok(permit) = self.0.acquire().await {
-                return permit;
-            }
-        }
-    }
-}
 
 /// A client with timeouts, so a hung provider becomes a transient error, not a stuck worker.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {

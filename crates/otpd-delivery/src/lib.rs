@@ -2,6 +2,7 @@
 
 pub mod breaker;
 mod http;
+mod in_flight;
 pub mod outbox;
 pub mod provider;
 pub mod registry;

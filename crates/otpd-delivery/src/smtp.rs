@@ -2,6 +2,7 @@
 //! `tls = "none" | "starttls" | "implicit"`; AUTH when `username` is set. The connection pool
 //! is made on first use, so building the provider (also done by CLI commands) opens nothing.
 
+use crate::in_flight::InFlight;
 use crate::provider::{OutboundMessage, Provider, ProviderError, Rendered, SendReceipt};
 use crate::secret;
 use async_trait::async_trait;
@@ -42,6 +43,9 @@ pub struct SmtpSettings {
     pub from: String,
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// Most messages being handed over at once (each on a connection of its own).
+    #[serde(default = "crate::in_flight::default_smtp")]
+    pub max_in_flight: usize,
 }
 
 fn default_timeout() -> u64 {
@@ -58,6 +62,7 @@ pub struct SmtpProvider {
     from: Mailbox,
     timeout: Duration,
     transport: OnceCell<AsyncSmtpTransport<Tokio1Executor>>,
+    in_flight: InFlight,
 }
 
 impl SmtpProvider {
@@ -110,6 +115,7 @@ impl SmtpProvider {
             from,
             timeout: Duration::from_secs(s.timeout_seconds),
             transport: OnceCell::new(),
+            in_flight: InFlight::new(s.max_in_flight)?,
         })
     }
 
@@ -195,6 +201,7 @@ impl Provider for SmtpProvider {
             .get_or_try_init(|| async { self.transport() })
             .await
             .map_err(ProviderError::Permanent)?;
+        let _open = self.in_flight.enter().await;
         let response = transport.send(email).await.map_err(|e| classify(&e))?;
         // The server's queue id, when its reply gives one ("250 OK queued as 000042").
         let provider_ref = response

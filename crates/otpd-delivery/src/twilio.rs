@@ -3,6 +3,7 @@
 //! account SID and token; `StatusCallback` points at otpd's `/v1/hooks/twilio/status`.
 
 use crate::http;
+use crate::in_flight::InFlight;
 use crate::provider::{OutboundMessage, Provider, ProviderError, Rendered, SendReceipt};
 use crate::secret;
 use async_trait::async_trait;
@@ -30,7 +31,7 @@ pub struct TwilioSettings {
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
     /// Most requests open at once to this provider.
-    #[serde(default = "http::default_max_in_flight")]
+    #[serde(default = "crate::in_flight::default_http")]
     pub max_in_flight: usize,
 }
 
@@ -53,7 +54,7 @@ pub struct TwilioProvider {
     voice: String,
     status_callback: Option<String>,
     client: reqwest::Client,
-    in_flight: http::InFlight,
+    in_flight: InFlight,
 }
 
 /// Where Twilio posts status changes for provider `name` (the URL its signature covers).
@@ -107,7 +108,7 @@ impl TwilioProvider {
                 .as_deref()
                 .map(|u| status_callback_url(u, name)),
             client: http::client(Duration::from_secs(s.timeout_seconds))?,
-            in_flight: http::InFlight::new(s.max_in_flight)?,
+            in_flight: InFlight::new(s.max_in_flight)?,
         })
     }
 

@@ -4,6 +4,7 @@
 //! `success_value` (or any true-ish value).
 
 use crate::http;
+use crate::in_flight::InFlight;
 use crate::provider::{OutboundMessage, Provider, ProviderError, Rendered, SendReceipt};
 use async_trait::async_trait;
 use otpd_core::destination::Channel;
@@ -44,7 +45,7 @@ pub struct WebhookSettings {
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
     /// Most requests open at once to this provider.
-    #[serde(default = "http::default_max_in_flight")]
+    #[serde(default = "crate::in_flight::default_http")]
     pub max_in_flight: usize,
 }
 
@@ -70,7 +71,7 @@ pub struct WebhookProvider {
     id_pointer: Option<String>,
     channels: Vec<Channel>,
     client: reqwest::Client,
-    in_flight: http::InFlight,
+    in_flight: InFlight,
 }
 
 impl WebhookProvider {
@@ -133,7 +134,7 @@ impl WebhookProvider {
             id_pointer: s.id_pointer.clone(),
             channels,
             client: http::client(Duration::from_secs(s.timeout_seconds))?,
-            in_flight: http::InFlight::new(s.max_in_flight)?,
+            in_flight: InFlight::new(s.max_in_flight)?,
         })
     }
 }

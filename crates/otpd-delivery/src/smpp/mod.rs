@@ -9,6 +9,7 @@ mod session;
 pub use encoding::{encode, parse_receipt};
 pub use receipts::Receipts;
 
+use crate::in_flight::InFlight;
 use crate::provider::{OutboundMessage, Provider, ProviderError, Rendered, SendReceipt};
 use crate::secret;
 use async_trait::async_trait;
@@ -97,6 +98,9 @@ pub struct SmppProvider {
     password: String,
     receipts: Receipts,
     session: Mutex<Session>,
+    /// One place per window slot, so a submit's timeout runs while the SMSC has it, not
+    /// while it waits behind a full window.
+    in_flight: InFlight,
 }
 
 #[derive(Default)]
@@ -146,6 +150,7 @@ impl SmppProvider {
                 ..receipts
             },
             session: Mutex::new(Session::default()),
+            in_flight: InFlight::new(s.window)?,
         })
     }
 
@@ -222,6 +227,7 @@ impl Provider for SmppProvider {
         };
         let from = msg.sender.as_deref().unwrap_or(&self.settings.source_addr);
         let pdu = self.submit_sm(&msg.to, from, text)?;
+        let _slot = self.in_flight.enter().await;
         let (reply, answer) = oneshot::channel();
         self.session()?
             .send(Submit { pdu, reply })
