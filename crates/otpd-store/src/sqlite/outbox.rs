@@ -9,7 +9,7 @@ use otpd_core::delivery::{AttemptResult, DeliveryState, Job, JobStatus};
 use otpd_core::ids::{ServiceId, TenantId, VerificationId};
 use otpd_core::ports::SealedMessage;
 use otpd_core::{Error, Result};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// The status test is the partial index's own (migration 0007), so the index serves it.
 pub(super) const CLAIM: &str =
@@ -123,30 +123,25 @@ fn finish(c: &Connection, job_id: i64, result: &AttemptResult, now: Timestamp) -
             )
             .and_then(|mut s| s.execute(params![job_id, provider, provider_ref, now.0])),
         AttemptResult::Retry { error, retry_at } => {
-            // A job that is no longer `sending` (dropped by a re-send meanwhile) stays as it is.
-            let exists = c
-                .prepare_cached("SELECT 1 FROM outbox_jobs WHERE id = ?1")
-                .and_then(|mut s| s.exists([job_id]))
+            let requeued = c
+                .prepare_cached(
+                    "UPDATE outbox_jobs SET status = 'queued', due_at = ?2, last_error = ?3, updated_at = ?4
+                     WHERE id = ?1 AND status = 'sending'",
+                )
+                .and_then(|mut s| s.execute(params![job_id, retry_at.0, error, now.0]))
                 .map_err(sql_err)?;
-            if !exists {
-                return Ok(false);
+            if requeued > 0 {
+                return Ok(true);
             }
-            c.prepare_cached(
-                "UPDATE outbox_jobs SET status = 'queued', due_at = ?2, last_error = ?3, updated_at = ?4
-                 WHERE id = ?1 AND status = 'sending'",
-            )
-            .and_then(|mut s| s.execute(params![job_id, retry_at.0, error, now.0]))
-            .map(|_| 1)
+            // No longer `sending` (a re-send dropped it meanwhile): it stays as it is.
+            c.prepare_cached("SELECT 1 FROM outbox_jobs WHERE id = ?1")
+                .and_then(|mut s| s.exists([job_id]))
+                .map(usize::from)
         }
         AttemptResult::Failed { error } => {
             let verification_id: Option<String> = c
                 .prepare_cached("SELECT verification_id FROM outbox_jobs WHERE id = ?1")
-                .and_then(|mut s| s.query_row([job_id], |r| r.get(0)))
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })
+                .and_then(|mut s| s.query_row([job_id], |r| r.get(0)).optional())
                 .map_err(sql_err)?;
             let Some(verification_id) = verification_id else {
                 return Ok(false);
@@ -232,12 +227,9 @@ pub(super) fn mark(
             s.query_row(params![provider, provider_ref], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
+            .optional()
         })
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(sql_err(e)),
-        })?;
+        .map_err(sql_err)?;
     let Some((job_id, verification_id)) = found else {
         return Ok(false);
     };
