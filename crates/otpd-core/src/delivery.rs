@@ -108,6 +108,9 @@ pub enum AttemptResult {
     Sent {
         provider: String,
         provider_ref: Option<String>,
+        /// A message the `outbox` provider keeps: stored in the same transaction as this
+        /// result, so a crash can neither lose it nor, by sending the job again, keep it twice.
+        kept: Option<crate::ports::SealedMessage>,
     },
     /// Worth trying again at `retry_at`.
     Retry { error: String, retry_at: Timestamp },

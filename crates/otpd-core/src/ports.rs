@@ -204,8 +204,7 @@ pub trait Store: Send + Sync + 'static {
     async fn latest_delivery(&self, verification: &VerificationId)
     -> Result<Option<DeliveryState>>;
 
-    async fn save_message(&self, msg: SealedMessage) -> Result<()>;
-    /// Newest first.
+    /// Kept messages of the `outbox` provider (saved with their job's result), newest first.
     async fn messages(
         &self,
         tenant: &TenantId,

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use otpd_core::destination::Channel;
+use otpd_core::ports::SealedMessage;
 
 /// A rendered message, ready for a provider. Holds the code: never log it.
 pub struct OutboundMessage {
@@ -53,6 +54,9 @@ impl Rendered {
 pub struct SendReceipt {
     /// The provider's own id for the message, for receipts and support tickets.
     pub provider_ref: Option<String>,
+    /// What the `outbox` provider keeps instead of sending: the store saves it with the
+    /// attempt's result.
+    pub kept: Option<SealedMessage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

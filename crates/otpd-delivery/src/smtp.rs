@@ -210,6 +210,9 @@ impl Provider for SmtpProvider {
             .and_then(|line| line.rsplit(' ').next())
             .filter(|id| !id.is_empty() && id.len() <= 64)
             .map(str::to_owned);
-        Ok(SendReceipt { provider_ref })
+        Ok(SendReceipt {
+            provider_ref,
+            kept: None,
+        })
     }
 }

@@ -235,7 +235,10 @@ impl Provider for TwilioProvider {
         let sid = serde_json::from_str::<Created>(&body)
             .ok()
             .and_then(|c| c.sid);
-        Ok(SendReceipt { provider_ref: sid })
+        Ok(SendReceipt {
+            provider_ref: sid,
+            kept: None,
+        })
     }
 }
 

@@ -257,7 +257,10 @@ impl Provider for WebhookProvider {
                 other => other.to_string(),
             })
         });
-        Ok(SendReceipt { provider_ref })
+        Ok(SendReceipt {
+            provider_ref,
+            kept: None,
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use otpd_core::delivery::AttemptResult;
 use otpd_core::destination::{Channel, Destination, PhoneE164};
 use otpd_core::engine::{Engine, StartInput};
 use otpd_core::ids::{TenantId, VerificationId};
-use otpd_core::ports::{NoDispatch, Store};
+use otpd_core::ports::{NoDispatch, SealedMessage, Store};
 use otpd_core::random::SeededRandom;
 use otpd_core::secrets::ServerSecrets;
 use otpd_core::service::{NewService, Service};
@@ -374,6 +374,7 @@ async fn leases_expire_so_a_dead_worker_loses_no_job() {
             AttemptResult::Sent {
                 provider: "outbox".into(),
                 provider_ref: None,
+                kept: None,
             },
             now,
         )
@@ -405,9 +406,18 @@ async fn results_recorded_together_each_take_effect_and_a_vanished_job_is_skippe
     let jobs = f.store.claim_jobs(now, 10, 30_000).await.unwrap();
     assert_eq!(jobs.len(), 3);
     let job_of = |v: &Verification| jobs.iter().find(|j| j.verification_id == v.id).unwrap().id;
+    // The kept message is stored with the result, and not for a job that is gone.
     let sent = AttemptResult::Sent {
         provider: "outbox".into(),
         provider_ref: Some("r-1".into()),
+        kept: Some(SealedMessage {
+            id: 0,
+            tenant_id: svc.tenant_id.clone(),
+            to: "+14155552671".into(),
+            channel: Channel::Sms,
+            sealed_body: vec![7; 40],
+            created_at: now,
+        }),
     };
     let later = now.plus_millis(1_000);
     let results = vec![
@@ -437,6 +447,12 @@ async fn results_recorded_together_each_take_effect_and_a_vanished_job_is_skippe
     let first = delivery(0).await;
     assert_eq!(first.status, otpd_core::delivery::JobStatus::Sent);
     assert_eq!(first.provider_ref.as_deref(), Some("r-1"));
+    let kept = f.store.messages(&svc.tenant_id, None, 10).await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        (kept[0].to.as_str(), kept[0].sealed_body.len()),
+        ("+14155552671", 40)
+    );
     assert_eq!(
         delivery(1).await.status,
         otpd_core::delivery::JobStatus::Queued

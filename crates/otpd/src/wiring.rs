@@ -58,7 +58,6 @@ pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<
     });
 
     let outbox: Arc<dyn Provider> = Arc::new(OutboxProvider {
-        store: store.clone(),
         secrets,
         rng,
         clock,

@@ -240,6 +240,7 @@ impl Provider for SmppProvider {
             .map_err(|_| ProviderError::Transient("the SMPP session has stopped".into()))??;
         Ok(SendReceipt {
             provider_ref: Some(message_id),
+            kept: None,
         })
     }
 

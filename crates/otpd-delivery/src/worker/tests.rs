@@ -53,6 +53,7 @@ impl Provider for Scripted {
         let next = if s.is_empty() { Ok(()) } else { s.remove(0) };
         next.map(|_| SendReceipt {
             provider_ref: Some("ref-1".into()),
+            kept: None,
         })
     }
 }
@@ -160,7 +161,6 @@ impl Fixture {
 async fn the_outbox_provider_keeps_the_rendered_message_sealed() {
     let f = fixture().await;
     let outbox: Arc<dyn Provider> = Arc::new(OutboxProvider {
-        store: f.store.clone(),
         secrets: f.secrets.clone(),
         rng: Arc::new(SeededRandom::new(8)),
         clock: f.clock.clone(),
@@ -430,7 +430,10 @@ impl Provider for Gated {
         }
         tokio::time::sleep(self.delay).await;
         self.in_flight.fetch_sub(1, SeqCst);
-        Ok(SendReceipt { provider_ref: None })
+        Ok(SendReceipt {
+            provider_ref: None,
+            kept: None,
+        })
     }
 }
 

@@ -439,10 +439,6 @@ impl Store for PgStore {
         read!(self, |c| outbox::latest(&c, verification.as_str()))
     }
 
-    async fn save_message(&self, msg: SealedMessage) -> Result<()> {
-        write!(self, |tx| outbox::save_message(&tx, &msg))
-    }
-
     async fn messages(
         &self,
         tenant: &TenantId,

@@ -151,6 +151,7 @@ async fn finish(
         AttemptResult::Sent {
             provider,
             provider_ref,
+            kept,
         } => {
             let s = c
                 .prepare_cached(
@@ -162,6 +163,9 @@ async fn finish(
             c.execute(&s, &[&job_id, &provider, &provider_ref, &now.0])
                 .await
                 .map_err(pg_err)?;
+            if let Some(message) = kept {
+                save_message(c, &message).await?;
+            }
         }
         AttemptResult::Retry { error, retry_at } => {
             let s = c
@@ -260,7 +264,7 @@ pub(super) async fn latest(
     }))
 }
 
-pub(super) async fn save_message(c: &impl GenericClient, m: &SealedMessage) -> Result<()> {
+async fn save_message(c: &impl GenericClient, m: &SealedMessage) -> Result<()> {
     let s = c
         .prepare_cached(
             "INSERT INTO outbox_messages (tenant_id, destination, channel, sealed_body, created_at)

@@ -471,12 +471,6 @@ impl Store for SqliteStore {
         self.pool.read(move |c| outbox::latest(c, &id)).await
     }
 
-    async fn save_message(&self, msg: SealedMessage) -> Result<()> {
-        self.pool
-            .write(move |c| outbox::save_message(c, &msg))
-            .await
-    }
-
     async fn messages(
         &self,
         tenant: &TenantId,

@@ -116,12 +116,23 @@ pub(super) fn finish_all(
 /// a failure reads it.
 fn finish(c: &Connection, job_id: i64, result: &AttemptResult, now: Timestamp) -> Result<bool> {
     let changed = match result {
-        AttemptResult::Sent { provider, provider_ref } => c
-            .prepare_cached(
-                "UPDATE outbox_jobs SET status = 'sent', sealed_code = NULL, provider = ?2,
-                     provider_ref = ?3, last_error = NULL, updated_at = ?4 WHERE id = ?1",
-            )
-            .and_then(|mut s| s.execute(params![job_id, provider, provider_ref, now.0])),
+        AttemptResult::Sent {
+            provider,
+            provider_ref,
+            kept,
+        } => {
+            let sent = c
+                .prepare_cached(
+                    "UPDATE outbox_jobs SET status = 'sent', sealed_code = NULL, provider = ?2,
+                         provider_ref = ?3, last_error = NULL, updated_at = ?4 WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![job_id, provider, provider_ref, now.0]))
+                .map_err(sql_err)?;
+            if let (true, Some(message)) = (sent > 0, kept) {
+                save_message(c, message)?;
+            }
+            Ok(sent)
+        }
         AttemptResult::Retry { error, retry_at } => {
             let requeued = c
                 .prepare_cached(
@@ -160,7 +171,7 @@ fn finish(c: &Connection, job_id: i64, result: &AttemptResult, now: Timestamp) -
     Ok(changed > 0)
 }
 
-pub(super) fn save_message(c: &Connection, m: &SealedMessage) -> Result<()> {
+fn save_message(c: &Connection, m: &SealedMessage) -> Result<()> {
     c.prepare_cached(
         "INSERT INTO outbox_messages (tenant_id, destination, channel, sealed_body, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",

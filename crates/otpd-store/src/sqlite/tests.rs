@@ -384,21 +384,17 @@ async fn the_purge_takes_old_sends_jobs_and_messages_and_keeps_young_ones() {
                 .unwrap();
         }
     };
+    // Messages are kept with a job's result; here they are written beside the jobs, so the
+    // young job can stay queued.
     let keep_message = |at: Timestamp| {
-        let (store, tenant_id) = (store.clone(), svc.tenant_id.clone());
-        async move {
-            store
-                .save_message(SealedMessage {
-                    id: 0,
-                    tenant_id,
-                    to: "+14155552671".into(),
-                    channel: Channel::Sms,
-                    sealed_body: vec![1, 2, 3],
-                    created_at: at,
-                })
-                .await
-                .unwrap();
-        }
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO outbox_messages (tenant_id, destination, channel, sealed_body, created_at)
+                 VALUES (?1, '+14155552671', 'sms', x'010203', ?2)",
+                rusqlite::params![svc.tenant_id.as_str(), at.0],
+            )
+            .unwrap();
     };
     // Old: one job left queued at the front, two delivered behind it.
     start("+14155552671").await;
@@ -410,17 +406,18 @@ async fn the_purge_takes_old_sends_jobs_and_messages_and_keeps_young_ones() {
         let sent = AttemptResult::Sent {
             provider: "outbox".into(),
             provider_ref: None,
+            kept: None,
         };
         store
             .finish_attempt(job.id, sent, clock.now())
             .await
             .unwrap();
     }
-    keep_message(clock.now()).await;
+    keep_message(clock.now());
     // Young: two days later, within the retention and the sends' one-day window.
     clock.advance_secs(2 * 86_400);
     start("+14155552674").await;
-    keep_message(clock.now()).await;
+    keep_message(clock.now());
 
     let mut swept = SweepReport::default();
     loop {

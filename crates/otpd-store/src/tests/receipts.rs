@@ -18,6 +18,7 @@ async fn delivery_receipts_move_sent_jobs_and_an_undelivered_one_fails_the_code(
     let sent = AttemptResult::Sent {
         provider: "carrier".into(),
         provider_ref: Some("msg-1".into()),
+        kept: None,
     };
     f.store.finish_attempt(job.id, sent, now).await.unwrap();
     assert!(

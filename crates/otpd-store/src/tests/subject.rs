@@ -70,6 +70,7 @@ async fn jobs_carry_the_reference_and_report_their_status() {
             AttemptResult::Sent {
                 provider: "outbox".into(),
                 provider_ref: None,
+                kept: None,
             },
             now,
         )
