@@ -170,15 +170,24 @@ async fn finish(
         AttemptResult::Retry { error, retry_at } => {
             let s = c
                 .prepare_cached(
-                    "UPDATE outbox_jobs SET status = 'queued', due_at = $2, last_error = $3,
-                         updated_at = $4
+                    // A job a re-send superseded carries a dead code: dropped, not retried.
+                    "UPDATE outbox_jobs SET
+                         status = CASE WHEN superseded THEN 'dropped' ELSE 'queued' END,
+                         sealed_code = CASE WHEN superseded THEN NULL ELSE sealed_code END,
+                         due_at = $2, last_error = $3, updated_at = $4
+                     FROM (SELECT EXISTS (SELECT 1 FROM outbox_jobs newer
+                                          WHERE newer.verification_id = $5 AND newer.id > $1)
+                           AS superseded) AS s
                      WHERE id = $1 AND status = 'sending'",
                 )
                 .await
                 .map_err(pg_err)?;
-            c.execute(&s, &[&job_id, &retry_at.0, &error, &now.0])
-                .await
-                .map_err(pg_err)?;
+            c.execute(
+                &s,
+                &[&job_id, &retry_at.0, &error, &now.0, &verification_id],
+            )
+            .await
+            .map_err(pg_err)?;
         }
         AttemptResult::Failed { error } => {
             let s = c

@@ -103,6 +103,11 @@ pub(super) const DROP_EXPIRED_JOBS: &str =
      WHERE id IN (SELECT id FROM outbox_jobs
                   WHERE status IN ('queued', 'sending') AND expires_at <= ?1 LIMIT ?2)";
 
+/// The verifications the next purge slice deletes; in index order, so the sends kept back
+/// for them are exactly those rows.
+const PURGED_VERIFICATIONS: &str =
+    "SELECT rowid FROM verifications WHERE expires_at < ?1 ORDER BY expires_at, rowid LIMIT ?2";
+
 pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Result<SweepReport> {
     let mut report = SweepReport::default();
     let cutoff = now.minus_secs(retention_secs).0;
@@ -120,10 +125,20 @@ pub(super) fn sweep(c: &Connection, now: Timestamp, retention_secs: u64) -> Resu
         .and_then(|mut s| s.execute(params![now.0, BATCH]))
         .map_err(sql_err)?;
     report.expired_slice(dropped as u64);
+    // A verification row is its own first send (migration 0008): one purged before the send
+    // limits' longest window is over leaves its send behind.
+    c.prepare_cached(&format!(
+        "INSERT INTO sends (service_id, destination, at, tenant_id, subject)
+             SELECT service_id, destination, created_at, tenant_id, subject FROM verifications
+             WHERE rowid IN ({PURGED_VERIFICATIONS}) AND created_at >= ?3"
+    ))
+    .and_then(|mut s| s.execute(params![cutoff, BATCH, now.minus_secs(SENDS_KEPT_SECS).0]))
+    .map_err(sql_err)?;
+    let purge_verifications =
+        format!("DELETE FROM verifications WHERE rowid IN ({PURGED_VERIFICATIONS})");
     for sql in [
         // Past the retention every verification has ended, whatever its stored status says.
-        "DELETE FROM verifications WHERE rowid IN (SELECT rowid FROM verifications
-             WHERE expires_at < ?1 LIMIT ?2)",
+        purge_verifications.as_str(),
         // Jobs and kept messages have no index on time (a send would write to it, migration
         // 0007): they are inserted in time order, so the oldest are the first ids. A queued
         // job at the front does not stay there: its code expires and it is dropped above.

@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_delivery_receipts.sql"),
     include_str!("../../migrations/sqlite/0006_status_free_indexes.sql"),
     include_str!("../../migrations/sqlite/0007_fewer_send_indexes.sql"),
+    include_str!("../../migrations/sqlite/0008_first_send_is_the_verification.sql"),
 ];
 
 const READERS: usize = 2;

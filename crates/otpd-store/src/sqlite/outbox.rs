@@ -79,8 +79,8 @@ pub(super) fn delivery_status(
 ) -> Result<Option<JobStatus>> {
     let mut s = c
         .prepare_cached(
-            "SELECT status FROM outbox_jobs WHERE verification_id = ?1 AND tenant_id = ?2
-             ORDER BY id DESC LIMIT 1",
+            "SELECT j.status FROM verifications v JOIN outbox_jobs j ON j.id = v.job_id
+             WHERE v.id = ?1 AND v.tenant_id = ?2",
         )
         .map_err(sql_err)?;
     let mut r = s
@@ -134,6 +134,20 @@ fn finish(c: &Connection, job_id: i64, result: &AttemptResult, now: Timestamp) -
             Ok(sent)
         }
         AttemptResult::Retry { error, retry_at } => {
+            // A job a re-send superseded carries a dead code: it is dropped, not retried, so
+            // only a verification's newest job is ever queued (verifications.rs relies on it).
+            let superseded = c
+                .prepare_cached(
+                    "UPDATE outbox_jobs SET status = 'dropped', sealed_code = NULL, last_error = ?2,
+                         updated_at = ?3
+                     WHERE id = ?1 AND status = 'sending' AND id IS NOT
+                         (SELECT job_id FROM verifications WHERE id = outbox_jobs.verification_id)",
+                )
+                .and_then(|mut s| s.execute(params![job_id, error, now.0]))
+                .map_err(sql_err)?;
+            if superseded > 0 {
+                return Ok(true);
+            }
             let requeued = c
                 .prepare_cached(
                     "UPDATE outbox_jobs SET status = 'queued', due_at = ?2, last_error = ?3, updated_at = ?4
@@ -144,7 +158,7 @@ fn finish(c: &Connection, job_id: i64, result: &AttemptResult, now: Timestamp) -
             if requeued > 0 {
                 return Ok(true);
             }
-            // No longer `sending` (a re-send dropped it meanwhile): it stays as it is.
+            // No longer `sending` (dropped meanwhile, or leased again): it stays as it is.
             c.prepare_cached("SELECT 1 FROM outbox_jobs WHERE id = ?1")
                 .and_then(|mut s| s.exists([job_id]))
                 .map(usize::from)
@@ -256,8 +270,8 @@ pub(super) fn mark(
 pub(super) fn latest(c: &Connection, verification_id: &str) -> Result<Option<DeliveryState>> {
     let row = c
         .prepare_cached(
-            "SELECT status, provider, provider_ref, attempts FROM outbox_jobs
-             WHERE verification_id = ?1 ORDER BY id DESC LIMIT 1",
+            "SELECT j.status, j.provider, j.provider_ref, j.attempts
+             FROM verifications v JOIN outbox_jobs j ON j.id = v.job_id WHERE v.id = ?1",
         )
         .and_then(|mut s| {
             s.query_row([verification_id], |r| {

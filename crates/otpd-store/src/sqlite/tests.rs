@@ -350,7 +350,7 @@ async fn the_claim_and_the_drop_use_the_index_of_jobs_to_deliver() {
     }
 }
 
-/// Sends, jobs and kept messages have no index on time (migration 0007): the sweeper purges
+/// Re-sends, jobs and kept messages have no index on time (migration 0007): the sweeper purges
 /// them from the oldest rowid. Old rows go, young ones stay, and an old job still queued at
 /// the front is dropped and purged rather than holding the purge up.
 #[tokio::test]
@@ -396,7 +396,9 @@ async fn the_purge_takes_old_sends_jobs_and_messages_and_keeps_young_ones() {
             )
             .unwrap();
     };
-    // Old: one job left queued at the front, two delivered behind it.
+    // Old: a re-send (its `sends` row and the job it dropped), one job left leased at the
+    // front, two delivered behind it.
+    start("+14155552671").await;
     start("+14155552671").await;
     start("+14155552672").await;
     start("+14155552673").await;
@@ -417,6 +419,7 @@ async fn the_purge_takes_old_sends_jobs_and_messages_and_keeps_young_ones() {
     // Young: two days later, within the retention and the sends' one-day window.
     clock.advance_secs(2 * 86_400);
     start("+14155552674").await;
+    start("+14155552674").await;
     keep_message(clock.now());
 
     let mut swept = SweepReport::default();
@@ -432,14 +435,86 @@ async fn the_purge_takes_old_sends_jobs_and_messages_and_keeps_young_ones() {
         c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
             .unwrap()
     };
+    // Young: a verification, its re-send, its dropped first job and the queued second.
     assert_eq!(count("verifications"), 1);
     assert_eq!(count("sends"), 1);
-    assert_eq!(count("outbox_jobs"), 1);
+    assert_eq!(count("outbox_jobs"), 2);
     assert_eq!(count("outbox_messages"), 1);
-    // 3 verifications, 3 sends, 3 jobs, 1 message.
-    assert_eq!(swept.purged, 10, "{swept:?}");
-    let young_job: String = c
-        .query_row("SELECT status FROM outbox_jobs", [], |r| r.get(0))
+    // 3 verifications, 1 re-send, 4 jobs, 1 message.
+    assert_eq!(swept.purged, 9, "{swept:?}");
+    let young_jobs: Vec<String> = c
+        .prepare("SELECT status FROM outbox_jobs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
         .unwrap();
-    assert_eq!(young_job, "queued");
+    assert_eq!(young_jobs, ["dropped", "queued"]);
+}
+
+/// Migration 0008 on a database written by 0007: a first send's `sends` row goes (its
+/// verification row counts it now, with its subject), a re-send's stays, and every
+/// verification names its newest job.
+#[tokio::test]
+async fn migration_0008_folds_first_sends_into_their_verifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otpd.db");
+    {
+        let c = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..7] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.execute_batch(
+            "PRAGMA user_version = 7;
+             INSERT INTO verifications (id, tenant_id, service_id, channel, destination, status,
+                 code_mac, custom_code, locale, attempts, max_attempts, send_count, created_at,
+                 updated_at, expires_at)
+             VALUES ('VEa', 'TN1', 'VA1', 'sms', '+14155552671', 'pending', x'00', 0, 'en', 0, 5, 2,
+                     1000, 2000, 601000),
+                    ('VEb', 'TN1', 'VA1', 'sms', '+14155552672', 'pending', x'00', 0, 'en', 0, 5, 1,
+                     1500, 1500, 601500);
+             INSERT INTO sends (service_id, destination, at, tenant_id, subject)
+             VALUES ('VA1', '+14155552671', 1000, 'TN1', 'user-1'),
+                    ('VA1', '+14155552671', 2000, 'TN1', 'user-1'),
+                    ('VA1', '+14155552672', 1500, 'TN1', NULL);
+             INSERT INTO outbox_jobs (id, tenant_id, service_id, verification_id, channel,
+                 destination, locale, status, due_at, expires_at, created_at, updated_at)
+             VALUES (7, 'TN1', 'VA1', 'VEa', 'sms', '+14155552671', 'en', 'dropped', 0, 0, 1000, 2000),
+                    (8, 'TN1', 'VA1', 'VEb', 'sms', '+14155552672', 'en', 'queued', 0, 0, 1500, 1500),
+                    (9, 'TN1', 'VA1', 'VEa', 'sms', '+14155552671', 'en', 'queued', 0, 0, 2000, 2000);",
+        )
+        .unwrap();
+    }
+    let _store = SqliteStore::open(&path, secrets()).unwrap();
+    let c = Connection::open(&path).unwrap();
+    let sends: Vec<(String, i64, Option<String>)> = c
+        .prepare("SELECT destination, at, subject FROM sends ORDER BY at")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(sends, [("+14155552671".into(), 2000, Some("user-1".into()))]);
+    let verifications: Vec<(String, Option<String>, Option<i64>)> = c
+        .prepare("SELECT id, subject, job_id FROM verifications ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        verifications,
+        [
+            ("VEa".into(), Some("user-1".into()), Some(9)),
+            ("VEb".into(), None, Some(8))
+        ]
+    );
+    let index: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'outbox_jobs_verification'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(index, 0);
 }

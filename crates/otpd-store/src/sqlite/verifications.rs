@@ -10,7 +10,7 @@ use otpd_core::verification::{
     self, CheckOutcome, StartFacts, StartRequest, Verification, apply_cancel, apply_check,
 };
 use otpd_core::{Error, Result};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 fn one(c: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Option<Verification>> {
     let mut s = c.prepare_cached(sql).map_err(sql_err)?;
@@ -78,41 +78,28 @@ pub(super) fn start(
         [service.as_str(), &to, req.channel.as_str()],
     )?;
     let window_start = now.minus_secs(req.service.config.send_limit.window_seconds);
-    let recent_sends = {
-        let mut s = c
-            .prepare_cached(
-                "SELECT at FROM sends WHERE service_id = ?1 AND destination = ?2 AND at > ?3",
-            )
-            .map_err(sql_err)?;
-        let times = s
-            .query_map(params![service.as_str(), to, window_start.0], |r| r.get(0))
-            .map_err(sql_err)?;
-        times
-            .map(|t| t.map(Timestamp).map_err(sql_err))
-            .collect::<Result<Vec<_>>>()?
-    };
-
+    // A first send is its verification's row (migration 0008); `sends` holds re-sends.
+    let recent_sends = send_times(
+        c,
+        "SELECT created_at FROM verifications
+             WHERE service_id = ?1 AND destination = ?2 AND created_at > ?3
+         UNION ALL
+         SELECT at FROM sends WHERE service_id = ?1 AND destination = ?2 AND at > ?3",
+        params![service.as_str(), to, window_start.0],
+    )?;
     let subject_sends = match &req.subject_limit {
-        Some(limit) => {
-            let mut s = c
-                .prepare_cached(
-                    "SELECT at FROM sends WHERE tenant_id = ?1 AND subject = ?2 AND at > ?3",
-                )
-                .map_err(sql_err)?;
-            let times = s
-                .query_map(
-                    params![
-                        req.service.tenant_id.as_str(),
-                        limit.subject,
-                        now.minus_secs(limit.window_seconds).0
-                    ],
-                    |r| r.get(0),
-                )
-                .map_err(sql_err)?;
-            times
-                .map(|t| t.map(Timestamp).map_err(sql_err))
-                .collect::<Result<Vec<_>>>()?
-        }
+        Some(limit) => send_times(
+            c,
+            "SELECT created_at FROM verifications
+                 WHERE tenant_id = ?1 AND subject = ?2 AND created_at > ?3
+             UNION ALL
+             SELECT at FROM sends WHERE tenant_id = ?1 AND subject = ?2 AND at > ?3",
+            params![
+                req.service.tenant_id.as_str(),
+                limit.subject,
+                now.minus_secs(limit.window_seconds).0
+            ],
+        )?,
         None => Vec::new(),
     };
     let tenant = req.service.tenant_id.clone();
@@ -136,10 +123,12 @@ pub(super) fn start(
         .and_then(|mut s| s.execute(params![stale.as_str(), now.0]))
         .map_err(sql_err)?;
     }
+    let job_id = insert_job(c, &plan.job)?;
     if plan.created {
         c.prepare_cached(&format!(
-            "INSERT INTO verifications ({VERIFICATION_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+            "INSERT INTO verifications ({VERIFICATION_COLUMNS}, subject, job_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                     ?19, ?20)"
         ))
         .and_then(|mut s| {
             s.execute(params![
@@ -161,38 +150,43 @@ pub(super) fn start(
                 v.reference.context_id,
                 v.reference.source,
                 v.reference.reference_code,
+                plan.subject,
+                job_id,
             ])
         })
         .map_err(sql_err)?;
-    } else {
-        c.prepare_cached(
-            "UPDATE verifications SET code_mac = ?2, custom_code = ?3, send_count = ?4, locale = ?5,
-                 expires_at = ?6, updated_at = ?7, context_id = ?8, source = ?9, reference_code = ?10
-             WHERE id = ?1",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                v.id.as_str(),
-                &v.code_mac.0[..],
-                v.custom_code,
-                v.send_count,
-                v.locale.as_str(),
-                v.expires_at.0,
-                v.updated_at.0,
-                v.reference.context_id,
-                v.reference.source,
-                v.reference.reference_code,
-            ])
-        })
-        .map_err(sql_err)?;
-        // The old code is dead: its queued deliveries must not go out any more.
-        c.prepare_cached(
-            "UPDATE outbox_jobs SET status = 'dropped', sealed_code = NULL, updated_at = ?2
-             WHERE verification_id = ?1 AND status = 'queued'",
-        )
-        .and_then(|mut s| s.execute(params![v.id.as_str(), now.0]))
-        .map_err(sql_err)?;
+        return Ok((plan.verification, plan.created));
     }
+    // The old code is dead: its delivery must not go out any more. Only a verification's
+    // newest job can be queued (a superseded job's retry is dropped, outbox.rs).
+    c.prepare_cached(
+        "UPDATE outbox_jobs SET status = 'dropped', sealed_code = NULL, updated_at = ?2
+         WHERE id = (SELECT job_id FROM verifications WHERE id = ?1) AND status = 'queued'",
+    )
+    .and_then(|mut s| s.execute(params![v.id.as_str(), now.0]))
+    .map_err(sql_err)?;
+    c.prepare_cached(
+        "UPDATE verifications SET code_mac = ?2, custom_code = ?3, send_count = ?4, locale = ?5,
+             expires_at = ?6, updated_at = ?7, context_id = ?8, source = ?9, reference_code = ?10,
+             job_id = ?11
+         WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            v.id.as_str(),
+            &v.code_mac.0[..],
+            v.custom_code,
+            v.send_count,
+            v.locale.as_str(),
+            v.expires_at.0,
+            v.updated_at.0,
+            v.reference.context_id,
+            v.reference.source,
+            v.reference.reference_code,
+            job_id,
+        ])
+    })
+    .map_err(sql_err)?;
     c.prepare_cached(
         "INSERT INTO sends (service_id, destination, at, tenant_id, subject) VALUES (?1, ?2, ?3, ?4, ?5)",
     )
@@ -206,7 +200,16 @@ pub(super) fn start(
         ])
     })
     .map_err(sql_err)?;
-    let j = &plan.job;
+    Ok((plan.verification, plan.created))
+}
+
+fn send_times(c: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Vec<Timestamp>> {
+    let mut s = c.prepare_cached(sql).map_err(sql_err)?;
+    let times = s.query_map(args, |r| r.get(0)).map_err(sql_err)?;
+    times.map(|t| t.map(Timestamp).map_err(sql_err)).collect()
+}
+
+fn insert_job(c: &Connection, j: &otpd_core::delivery::NewJob) -> Result<i64> {
     c.prepare_cached(
         "INSERT INTO outbox_jobs (tenant_id, service_id, verification_id, channel, destination, locale,
              sealed_code, status, attempts, due_at, expires_at, created_at, updated_at, message, sender,
@@ -230,7 +233,7 @@ pub(super) fn start(
         ])
     })
     .map_err(sql_err)?;
-    Ok((plan.verification, plan.created))
+    Ok(c.last_insert_rowid())
 }
 
 fn save_state(c: &Connection, v: &Verification) -> Result<()> {
@@ -278,11 +281,19 @@ pub(super) fn cancel(
     save_state(c, &v)?;
     c.prepare_cached(
         "UPDATE outbox_jobs SET status = 'dropped', sealed_code = NULL, updated_at = ?2
-         WHERE verification_id = ?1 AND status = 'queued'",
+         WHERE id = (SELECT job_id FROM verifications WHERE id = ?1) AND status = 'queued'",
     )
     .and_then(|mut s| s.execute(params![v.id.as_str(), now.0]))
     .map_err(sql_err)?;
     Ok(v)
+}
+
+/// The verification's newest delivery job (migration 0008), if it exists and has one.
+pub(super) fn newest_job(c: &Connection, verification_id: &str) -> Result<Option<i64>> {
+    c.prepare_cached("SELECT job_id FROM verifications WHERE id = ?1")
+        .and_then(|mut s| s.query_row([verification_id], |r| r.get(0)).optional())
+        .map(Option::flatten)
+        .map_err(sql_err)
 }
 
 /// Marks the verification failed when its newest delivery failed for good.
@@ -292,11 +303,7 @@ pub(super) fn delivery_failed(
     verification_id: &str,
     now: Timestamp,
 ) -> Result<()> {
-    let newest: i64 = c
-        .prepare_cached("SELECT MAX(id) FROM outbox_jobs WHERE verification_id = ?1")
-        .and_then(|mut s| s.query_row([verification_id], |r| r.get(0)))
-        .map_err(sql_err)?;
-    if newest != job_id {
+    if newest_job(c, verification_id)? != Some(job_id) {
         return Ok(());
     }
     let found = one(
