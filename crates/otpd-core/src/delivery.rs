@@ -26,6 +26,28 @@ pub struct NewJob {
     pub created_at: Timestamp,
 }
 
+impl NewJob {
+    /// The job as the worker it was written leased to holds it: its first attempt.
+    pub fn into_leased(self, id: i64) -> Job {
+        Job {
+            id,
+            tenant_id: self.tenant_id,
+            service_id: self.service_id,
+            verification_id: self.verification_id,
+            channel: self.channel,
+            to: self.to,
+            locale: self.locale,
+            sealed_code: self.sealed_code,
+            message: self.message,
+            sender: self.sender,
+            reference_code: self.reference_code,
+            attempts: 1,
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobStatus {
     Queued,

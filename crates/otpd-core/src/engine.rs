@@ -7,7 +7,7 @@ use crate::delivery::JobStatus;
 use crate::destination::{Channel, Destination};
 use crate::error::{Error, Result};
 use crate::ids::{KeyId, ServiceId, TenantId, VerificationId};
-use crate::ports::{Dispatcher, Store};
+use crate::ports::{Dispatcher, StartOutcome, Store};
 use crate::random::Random;
 use crate::render::{self, Locale, segments};
 use crate::secrets::ServerSecrets;
@@ -395,8 +395,17 @@ impl Engine {
             sender: input.sender,
             subject_limit: input.subject_limit,
         };
-        let (verification, created) = self.store.start_verification(req, now).await?;
-        self.dispatcher.wake();
+        let handoff = self.dispatcher.reserve();
+        let lease_ms = handoff.as_ref().map(|h| h.lease_ms());
+        let StartOutcome {
+            verification,
+            created,
+            leased,
+        } = self.store.start_verification(req, now, lease_ms).await?;
+        match (handoff, leased) {
+            (Some(handoff), Some(job)) => handoff.hand_over(job),
+            _ => self.dispatcher.wake(),
+        }
         metrics::counter!("otpd_verifications_started_total", "channel" => channel.as_str())
             .increment(1);
         Ok(Started {

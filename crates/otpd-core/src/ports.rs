@@ -85,13 +85,15 @@ pub trait Store: Send + Sync + 'static {
     async fn list_services(&self, tenant: &TenantId) -> Result<Vec<Service>>;
 
     /// Creates a verification or re-sends a pending one (see `plan_start`), records the send
-    /// and queues the delivery job, all in one transaction. Returns the verification and
-    /// whether it is new.
+    /// and queues the delivery job, all in one transaction. With `lease_ms` the job is written
+    /// already leased (as a claim would leave it) and comes back in `StartOutcome::leased`, for the
+    /// worker that reserved room for it (`Dispatcher::reserve`).
     async fn start_verification(
         &self,
         req: StartRequest,
         now: Timestamp,
-    ) -> Result<(Verification, bool)>;
+        lease_ms: Option<i64>,
+    ) -> Result<StartOutcome>;
     /// `Err(NotFound)` when the verification is not this tenant's and service's.
     async fn check_verification(
         &self,
@@ -217,9 +219,33 @@ pub trait Store: Send + Sync + 'static {
     async fn sweep(&self, now: Timestamp, retention_secs: u64) -> Result<SweepReport>;
 }
 
-/// Tells delivery workers that new jobs are waiting, so they need not poll to find them.
+/// What `Store::start_verification` wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartOutcome {
+    pub verification: Verification,
+    /// `false` for a re-send of a pending verification.
+    pub created: bool,
+    /// The new delivery job, when it was written leased to a worker of this process.
+    pub leased: Option<Job>,
+}
+
+/// Tells delivery workers about new jobs, so they need not poll to find them.
 pub trait Dispatcher: Send + Sync + 'static {
+    /// New jobs are queued for any worker to claim.
     fn wake(&self);
+    /// Room for one new job in a worker of this process, taken before the job is written. The
+    /// job is then written leased to that worker and handed over after the commit, so no
+    /// claim has to find it. `None` (no worker here, or it is full): queue it and `wake`.
+    fn reserve(&self) -> Option<Box<dyn Handoff>> {
+        None
+    }
+}
+
+/// Room reserved in a worker (`Dispatcher::reserve`); dropping it frees the room.
+pub trait Handoff: Send {
+    /// How long the job is the worker's before any worker may claim it again.
+    fn lease_ms(&self) -> i64;
+    fn hand_over(self: Box<Self>, job: Job);
 }
 
 /// For tests and tools that run without workers.

@@ -1,6 +1,7 @@
 //! Delivery: the outbox worker and the providers it sends through.
 
 pub mod breaker;
+mod handoff;
 mod http;
 mod in_flight;
 pub mod outbox;
@@ -14,6 +15,7 @@ pub mod twilio;
 pub mod webhook;
 pub mod worker;
 
+pub use handoff::Wakeup;
 pub use provider::{OutboundMessage, Provider, ProviderError, Rendered, SendReceipt};
 pub use routes::Routes;
-pub use worker::{Wakeup, Worker, WorkerConfig};
+pub use worker::{Worker, WorkerConfig};

@@ -8,20 +8,26 @@
 //! the `outbox` provider under a saturating send load, rounds of 64 (claim, send, record, wait
 //! for the slowest) fell behind the requests: 40 % of a 10 s burst was delivered by its end,
 //! the rest in the seconds after, and a longer storm would have let codes expire in the queue.
+//!
+//! New jobs mostly need no claim at all: a start reserves room in the running worker's inbox
+//! and the job is written leased to it (handoff.rs). Claims find the rest: jobs queued while
+//! the worker was full or not running, due retries, and jobs whose lease ran out.
 
+use crate::handoff::Wakeup;
 use crate::provider::{OutboundMessage, ProviderError, Rendered};
 use crate::routes::Routes;
 use otpd_core::clock::Clock;
 use otpd_core::delivery::{AttemptResult, Job, next_retry};
 use otpd_core::destination::{Channel, mask};
-use otpd_core::ports::{Dispatcher, Store};
+use otpd_core::ports::Store;
 use otpd_core::render::{MessageContext, render_call, render_email, render_sms, with_reference};
 use otpd_core::secrets::ServerSecrets;
 use rand::Rng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -49,16 +55,6 @@ impl Default for WorkerConfig {
     }
 }
 
-/// The core's `Dispatcher`: new jobs wake a sleeping worker at once.
-#[derive(Clone, Default)]
-pub struct Wakeup(Arc<Notify>);
-
-impl Dispatcher for Wakeup {
-    fn wake(&self) {
-        self.0.notify_one();
-    }
-}
-
 pub struct Worker {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
@@ -72,17 +68,29 @@ impl Worker {
     /// Runs until `shutdown` turns true (or its sender is gone); the attempts in flight then
     /// finish and their results are recorded before this returns.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        // At least one of each, whatever a caller configured: zero would never claim.
+        let concurrency = self.config.concurrency.max(1);
+        let batch = self.config.batch.max(1);
+        // A place is held from before a start writes its job until the worker takes it, so
+        // the inbox must hold as many as may be started at once, not just one claim's worth.
+        let mut inbox = self.wakeup.open_inbox(concurrency, self.lease_ms());
         let mut in_flight = JoinSet::new();
+        let mut poll = tokio::time::interval(self.config.poll);
+        poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Jobs may have been queued before this worker started.
+        let mut claim_due = true;
         let mut stopping = false;
         while !stopping && !*shutdown.borrow() {
             while in_flight.try_join_next().is_some() {}
-            // At least one of each, whatever a caller configured: zero would never claim.
-            let room = self
-                .config
-                .concurrency
-                .max(1)
-                .saturating_sub(in_flight.len())
-                .min(self.config.batch.max(1));
+            let mut room = concurrency.saturating_sub(in_flight.len());
+            // Jobs handed over are leased to us already: they go first.
+            while room > 0 {
+                let Ok(job) = inbox.received.try_recv() else {
+                    break;
+                };
+                self.take_handed(&mut in_flight, job);
+                room -= 1;
+            }
             if room == 0 {
                 tokio::select! {
                     _ = in_flight.join_next() => {}
@@ -90,37 +98,70 @@ impl Worker {
                 }
                 continue;
             }
-            let drained = match self.claim(room).await {
-                Ok(jobs) => {
-                    let drained = jobs.len() < room;
-                    for job in jobs {
-                        let me = self.clone();
-                        in_flight.spawn(async move {
-                            let id = job.id;
-                            let result = me.attempt(job).await;
-                            if let Err(e) = me.store.finish_attempt(id, result, me.clock.now()).await {
-                                // The lease runs out and the job is tried again: at least once.
-                                tracing::warn!(job = id, error = %e, "recording a delivery result failed");
-                            }
-                        });
+            if claim_due {
+                let limit = room.min(batch);
+                claim_due = match self.claim(limit).await {
+                    Ok(jobs) => {
+                        let full = jobs.len() == limit;
+                        for job in jobs {
+                            self.launch(&mut in_flight, job);
+                        }
+                        full
                     }
-                    drained
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming delivery jobs failed");
-                    true
-                }
-            };
-            if drained {
-                // Nothing more is due: wait for new jobs, due retries, or the end.
-                tokio::select! {
-                    _ = self.wakeup.0.notified() => {}
-                    _ = tokio::time::sleep(self.config.poll) => {}
-                    changed = shutdown.changed() => stopping = changed.is_err(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming delivery jobs failed");
+                        false
+                    }
+                };
+                if claim_due {
+                    continue;
                 }
             }
+            // Nothing queued is due: wait for a job handed over, queued jobs, due retries
+            // (the poll, which a steady stream of hand-overs must not keep putting off), or
+            // the end.
+            tokio::select! {
+                Some(job) = inbox.received.recv() => {
+                    self.take_handed(&mut in_flight, job);
+                    // The starts of one group commit hand their jobs over one after another;
+                    // yielding once lets them all arrive, to be taken in one pass above
+                    // rather than one wake-up each.
+                    tokio::task::yield_now().await;
+                }
+                _ = self.wakeup.notify.notified() => claim_due = true,
+                _ = poll.tick() => claim_due = true,
+                changed = shutdown.changed() => stopping = changed.is_err(),
+            }
+        }
+        self.wakeup.close_inbox(&mut inbox);
+        while let Some(job) = inbox.received.recv().await {
+            self.take_handed(&mut in_flight, job);
         }
         while in_flight.join_next().await.is_some() {}
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.config.lease.as_millis() as i64
+    }
+
+    /// A job handed over waits in the inbox while the worker is full. One that waited half
+    /// its lease is left to run out and be claimed again, rather than raced by that claim.
+    fn take_handed(self: &Arc<Self>, in_flight: &mut JoinSet<()>, job: Job) {
+        if self.clock.now() < job.created_at.plus_millis(self.lease_ms() / 2) {
+            self.launch(in_flight, job);
+        }
+    }
+
+    fn launch(self: &Arc<Self>, in_flight: &mut JoinSet<()>, job: Job) {
+        let me = self.clone();
+        in_flight.spawn(async move {
+            let id = job.id;
+            let result = me.attempt(job).await;
+            if let Err(e) = me.store.finish_attempt(id, result, me.clock.now()).await {
+                // The lease runs out and the job is tried again: at least once.
+                tracing::warn!(job = id, error = %e, "recording a delivery result failed");
+            }
+        });
     }
 
     /// One round: claim a batch, deliver it, record every result. Returns how many jobs were
@@ -152,9 +193,8 @@ impl Worker {
     }
 
     async fn claim(&self, limit: usize) -> otpd_core::Result<Vec<Job>> {
-        let lease_ms = self.config.lease.as_millis() as i64;
         self.store
-            .claim_jobs(self.clock.now(), limit, lease_ms)
+            .claim_jobs(self.clock.now(), limit, self.lease_ms())
             .await
     }
 
@@ -292,5 +332,7 @@ impl Worker {
     }
 }
 
+#[cfg(test)]
+mod handoff_tests;
 #[cfg(test)]
 mod tests;

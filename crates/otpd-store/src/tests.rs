@@ -12,7 +12,7 @@ use otpd_core::ids::{TenantId, VerificationId};
 use otpd_core::ports::{NoDispatch, SealedMessage, Store};
 use otpd_core::random::SeededRandom;
 use otpd_core::secrets::ServerSecrets;
-use otpd_core::service::{NewService, SendLimit, Service};
+use otpd_core::service::{NewService, Service};
 use otpd_core::tenant::{Principal, Scope, Scopes};
 use otpd_core::verification::{CheckOutcome, Status, Verification};
 use otpd_core::{Error, Result};
@@ -300,86 +300,6 @@ async fn send_limit_spans_verifications_and_channels() {
         .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "123456"))
         .await
         .unwrap();
-}
-
-/// SQLite keeps a first send only as its verification row (migration 0008): a verification
-/// purged while the send window is still open must still count.
-#[tokio::test]
-async fn a_purged_verification_still_counts_against_the_send_limit() {
-    let f = fixture().await;
-    let svc = f
-        .service(|n| {
-            n.ttl_seconds = Some(60);
-            n.send_limit = Some(SendLimit {
-                count: 1,
-                window_seconds: 600,
-            });
-        })
-        .await;
-    let first = f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "123456"))
-        .await
-        .unwrap()
-        .verification;
-    // Expired after 60 s, purged 60 s later: well inside the 600 s send window.
-    f.clock.advance_secs(121);
-    while f.store.sweep(f.clock.now(), 60).await.unwrap().more {}
-    assert!(f.stored(&svc, &first.id).await.is_none(), "purged");
-    match f
-        .engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "123456"))
-        .await
-    {
-        Err(Error::RateLimited {
-            retry_after_secs, ..
-        }) => assert_eq!(retry_after_secs, 600 - 121),
-        other => panic!("{other:?}"),
-    }
-    f.clock.advance_secs(600 - 121 + 1);
-    f.engine
-        .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", "123456"))
-        .await
-        .unwrap();
-}
-
-/// A re-send while the old code's delivery is in flight: that delivery's retry would send a
-/// dead code, so it is dropped and only the new code goes out.
-#[tokio::test]
-async fn a_retry_of_a_superseded_delivery_is_dropped() {
-    let f = fixture().await;
-    let svc = f.service(|_| {}).await;
-    let start = |code: &'static str| {
-        f.engine
-            .start_verification(&f.admin, svc.id.as_str(), sms("+14155552671", code))
-    };
-    start("111111").await.unwrap();
-    let now = f.clock.now();
-    let old = f.store.claim_jobs(now, 10, 30_000).await.unwrap();
-    assert_eq!(old.len(), 1);
-    start("222222").await.unwrap();
-    let retry = AttemptResult::Retry {
-        error: "busy".into(),
-        retry_at: now,
-    };
-    f.store.finish_attempt(old[0].id, retry, now).await.unwrap();
-    let due = f.store.claim_jobs(now, 10, 30_000).await.unwrap();
-    assert_eq!(due.len(), 1, "{due:?}");
-    assert_ne!(due[0].id, old[0].id);
-    let opened = f
-        .engine
-        .secrets
-        .open(&due[0].sealed_code, f.admin.tenant_id.as_str().as_bytes())
-        .unwrap();
-    assert_eq!(opened, b"222222");
-    // Unlike a superseded job, the newest one is retried.
-    let retry = AttemptResult::Retry {
-        error: "busy".into(),
-        retry_at: now,
-    };
-    f.store.finish_attempt(due[0].id, retry, now).await.unwrap();
-    let again = f.store.claim_jobs(now, 10, 30_000).await.unwrap();
-    assert_eq!(again.iter().map(|j| j.id).collect::<Vec<_>>(), [due[0].id]);
 }
 
 #[tokio::test]
@@ -759,6 +679,8 @@ async fn overrides_and_contract_codes() {
     ));
 }
 
+mod handoff;
 mod persons;
 mod receipts;
+mod resends;
 mod subject;

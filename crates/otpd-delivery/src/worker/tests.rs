@@ -58,17 +58,17 @@ impl Provider for Scripted {
     }
 }
 
-struct Fixture {
+pub(super) struct Fixture {
     _dir: tempfile::TempDir,
-    engine: Arc<Engine>,
-    clock: Arc<FakeClock>,
-    store: Arc<SqliteStore>,
-    secrets: Arc<ServerSecrets>,
+    pub(super) engine: Arc<Engine>,
+    pub(super) clock: Arc<FakeClock>,
+    pub(super) store: Arc<SqliteStore>,
+    pub(super) secrets: Arc<ServerSecrets>,
     admin: Principal,
     service: String,
 }
 
-async fn fixture() -> Fixture {
+pub(super) async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let secrets = Arc::new(ServerSecrets::from_master(&[4u8; 32]).unwrap());
     let store = Arc::new(SqliteStore::open(&dir.path().join("d.db"), secrets.clone()).unwrap());
@@ -115,7 +115,7 @@ impl Fixture {
         )
     }
 
-    fn worker_with(&self, routes: Routes, config: WorkerConfig) -> Arc<Worker> {
+    pub(super) fn worker_with(&self, routes: Routes, config: WorkerConfig) -> Arc<Worker> {
         Arc::new(Worker {
             store: self.store.clone(),
             clock: self.clock.clone(),
@@ -404,12 +404,12 @@ async fn a_country_route_overrides_the_channel_route() {
 /// Takes its time over each message, optionally waiting at a gate first; counts how many
 /// sends were in progress at once.
 #[derive(Default)]
-struct Gated {
-    gate: Option<tokio::sync::Semaphore>,
-    delay: Duration,
-    calls: std::sync::atomic::AtomicUsize,
-    in_flight: std::sync::atomic::AtomicUsize,
-    most_in_flight: std::sync::atomic::AtomicUsize,
+pub(super) struct Gated {
+    pub(super) gate: Option<tokio::sync::Semaphore>,
+    pub(super) delay: Duration,
+    pub(super) calls: std::sync::atomic::AtomicUsize,
+    pub(super) in_flight: std::sync::atomic::AtomicUsize,
+    pub(super) most_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait]
@@ -439,7 +439,7 @@ impl Provider for Gated {
 
 impl Fixture {
     /// `n` verifications to distinct numbers from +1415555`first`.
-    async fn start_many(
+    pub(super) async fn start_many(
         &self,
         n: usize,
         first: usize,
@@ -455,7 +455,7 @@ impl Fixture {
     }
 
     /// Waits until every one of `vs` has been sent.
-    async fn until_delivered(&self, vs: &[otpd_core::verification::Verification]) {
+    pub(super) async fn until_delivered(&self, vs: &[otpd_core::verification::Verification]) {
         let deadline = Instant::now() + Duration::from_secs(20);
         for v in vs {
             loop {

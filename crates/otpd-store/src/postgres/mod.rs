@@ -26,7 +26,7 @@ use otpd_core::destination::Email;
 use otpd_core::ids::{KeyId, ServiceId, TenantId, VerificationId};
 use otpd_core::password::{LoginThrottle, PasswordRecord};
 use otpd_core::person::{Person, PersonId};
-use otpd_core::ports::{SealedMessage, Store, SweepReport};
+use otpd_core::ports::{SealedMessage, StartOutcome, Store, SweepReport};
 use otpd_core::secrets::ServerSecrets;
 use otpd_core::service::{Service, ServiceConfig};
 use otpd_core::tenant::{ApiKey, Tenant};
@@ -279,9 +279,12 @@ impl Store for PgStore {
         &self,
         req: StartRequest,
         now: Timestamp,
-    ) -> Result<(Verification, bool)> {
+        lease_ms: Option<i64>,
+    ) -> Result<StartOutcome> {
         let secrets = self.secrets.clone();
-        write!(self, |tx| verifications::start(&tx, req, &secrets, now))
+        write!(self, |tx| verifications::start(
+            &tx, req, &secrets, now, lease_ms
+        ))
     }
 
     async fn check_verification(

@@ -7,6 +7,7 @@ use deadpool_postgres::GenericClient;
 use otpd_core::clock::Timestamp;
 use otpd_core::code::Code;
 use otpd_core::ids::{ServiceId, TenantId, VerificationId};
+use otpd_core::ports::StartOutcome;
 use otpd_core::secrets::ServerSecrets;
 use otpd_core::verification::{
     self, CheckOutcome, StartFacts, StartRequest, Verification, apply_cancel, apply_check,
@@ -112,7 +113,8 @@ pub(super) async fn start(
     req: StartRequest,
     secrets: &ServerSecrets,
     now: Timestamp,
-) -> Result<(Verification, bool)> {
+    lease_ms: Option<i64>,
+) -> Result<StartOutcome> {
     let service = req.service.id.clone();
     let to = req.to.as_str().to_owned();
     // Every start to one service's destination (any channel, any node) runs one at a time, so
@@ -272,30 +274,50 @@ pub(super) async fn start(
         ],
     )
     .await?;
+    // Queued, or leased as a claim would leave it (its first attempt).
+    let lease_until = lease_ms.map(|ms| now.plus_millis(ms).0);
     let j = &plan.job;
-    exec(
-        c,
-        "INSERT INTO outbox_jobs (tenant_id, service_id, verification_id, channel, destination, locale,
-             sealed_code, status, attempts, due_at, expires_at, created_at, updated_at, message, sender,
-             reference_code)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $9, $8, $8, $10, $11, $12)",
-        &[
-            &j.tenant_id.as_str(),
-            &j.service_id.as_str(),
-            &j.verification_id.as_str(),
-            &j.channel.as_str(),
-            &j.to,
-            &j.locale.as_str(),
-            &j.sealed_code,
-            &j.created_at.0,
-            &j.expires_at.0,
-            &j.message,
-            &j.sender,
-            &j.reference_code,
-        ],
-    )
-    .await?;
-    Ok((plan.verification, plan.created))
+    let s = c
+        .prepare_cached(
+            "INSERT INTO outbox_jobs (tenant_id, service_id, verification_id, channel, destination,
+                 locale, sealed_code, status, attempts, due_at, expires_at, created_at, updated_at,
+                 message, sender, reference_code)
+             VALUES ($1, $2, $3, $4, $5, $6, $7,
+                     CASE WHEN $13::BIGINT IS NULL THEN 'queued' ELSE 'sending' END,
+                     CASE WHEN $13::BIGINT IS NULL THEN 0 ELSE 1 END,
+                     COALESCE($13::BIGINT, $8), $9, $8, $8, $10, $11, $12)
+             RETURNING id",
+        )
+        .await
+        .map_err(pg_err)?;
+    let job_id: i64 = get(
+        &c.query_one(
+            &s,
+            &[
+                &j.tenant_id.as_str(),
+                &j.service_id.as_str(),
+                &j.verification_id.as_str(),
+                &j.channel.as_str(),
+                &j.to,
+                &j.locale.as_str(),
+                &j.sealed_code,
+                &j.created_at.0,
+                &j.expires_at.0,
+                &j.message,
+                &j.sender,
+                &j.reference_code,
+                &lease_until,
+            ],
+        )
+        .await
+        .map_err(pg_err)?,
+        0,
+    )?;
+    Ok(StartOutcome {
+        leased: lease_until.map(|_| plan.job.into_leased(job_id)),
+        verification: plan.verification,
+        created: plan.created,
+    })
 }
 
 async fn drop_queued_jobs(

@@ -20,7 +20,7 @@ use otpd_core::destination::Email;
 use otpd_core::ids::{KeyId, ServiceId, TenantId, VerificationId};
 use otpd_core::password::{LoginThrottle, PasswordRecord};
 use otpd_core::person::{Person, PersonId};
-use otpd_core::ports::{SealedMessage, Store, SweepReport};
+use otpd_core::ports::{SealedMessage, StartOutcome, Store, SweepReport};
 use otpd_core::secrets::ServerSecrets;
 use otpd_core::service::{Service, ServiceConfig};
 use otpd_core::tenant::{ApiKey, Tenant};
@@ -287,10 +287,11 @@ impl Store for SqliteStore {
         &self,
         req: StartRequest,
         now: Timestamp,
-    ) -> Result<(Verification, bool)> {
+        lease_ms: Option<i64>,
+    ) -> Result<StartOutcome> {
         let secrets = self.secrets.clone();
         self.pool
-            .write(move |c| verifications::start(c, &req, &secrets, now))
+            .write(move |c| verifications::start(c, &req, &secrets, now, lease_ms))
             .await
     }
 

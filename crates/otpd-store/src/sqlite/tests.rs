@@ -494,7 +494,10 @@ async fn migration_0008_folds_first_sends_into_their_verifications() {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
-    assert_eq!(sends, [("+14155552671".into(), 2000, Some("user-1".into()))]);
+    assert_eq!(
+        sends,
+        [("+14155552671".into(), 2000, Some("user-1".into()))]
+    );
     let verifications: Vec<(String, Option<String>, Option<i64>)> = c
         .prepare("SELECT id, subject, job_id FROM verifications ORDER BY id")
         .unwrap()

@@ -4,7 +4,9 @@ use super::pool::sql_err;
 use super::rows::{self, VERIFICATION_COLUMNS};
 use otpd_core::clock::Timestamp;
 use otpd_core::code::Code;
+use otpd_core::delivery::NewJob;
 use otpd_core::ids::{ServiceId, TenantId, VerificationId};
+use otpd_core::ports::StartOutcome;
 use otpd_core::secrets::ServerSecrets;
 use otpd_core::verification::{
     self, CheckOutcome, StartFacts, StartRequest, Verification, apply_cancel, apply_check,
@@ -65,7 +67,8 @@ pub(super) fn start(
     req: &StartRequest,
     secrets: &ServerSecrets,
     now: Timestamp,
-) -> Result<(Verification, bool)> {
+    lease_ms: Option<i64>,
+) -> Result<StartOutcome> {
     let service = req.service.id.clone();
     let to = req.to.as_str().to_owned();
     let pending = one(
@@ -102,7 +105,6 @@ pub(super) fn start(
         )?,
         None => Vec::new(),
     };
-    let tenant = req.service.tenant_id.clone();
 
     let plan = verification::plan_start(
         req,
@@ -123,7 +125,8 @@ pub(super) fn start(
         .and_then(|mut s| s.execute(params![stale.as_str(), now.0]))
         .map_err(sql_err)?;
     }
-    let job_id = insert_job(c, &plan.job)?;
+    let lease_until = lease_ms.map(|ms| now.plus_millis(ms));
+    let job_id = insert_job(c, &plan.job, lease_until)?;
     if plan.created {
         c.prepare_cached(&format!(
             "INSERT INTO verifications ({VERIFICATION_COLUMNS}, subject, job_id)
@@ -155,8 +158,24 @@ pub(super) fn start(
             ])
         })
         .map_err(sql_err)?;
-        return Ok((plan.verification, plan.created));
+    } else {
+        resend(c, v, job_id, &plan, now)?;
     }
+    Ok(StartOutcome {
+        verification: plan.verification,
+        created: plan.created,
+        leased: lease_until.map(|_| plan.job.into_leased(job_id)),
+    })
+}
+
+/// A re-send: the verification gets its new code and job, and the send is recorded.
+fn resend(
+    c: &Connection,
+    v: &Verification,
+    job_id: i64,
+    plan: &verification::StartPlan,
+    now: Timestamp,
+) -> Result<()> {
     // The old code is dead: its delivery must not go out any more. Only a verification's
     // newest job can be queued (a superseded job's retry is dropped, outbox.rs).
     c.prepare_cached(
@@ -192,15 +211,15 @@ pub(super) fn start(
     )
     .and_then(|mut s| {
         s.execute(params![
-            service.as_str(),
-            to,
+            v.service_id.as_str(),
+            v.to.as_str(),
             plan.send_at.0,
-            tenant.as_str(),
+            v.tenant_id.as_str(),
             plan.subject
         ])
     })
     .map_err(sql_err)?;
-    Ok((plan.verification, plan.created))
+    Ok(())
 }
 
 fn send_times(c: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Vec<Timestamp>> {
@@ -209,12 +228,14 @@ fn send_times(c: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<
     times.map(|t| t.map(Timestamp).map_err(sql_err)).collect()
 }
 
-fn insert_job(c: &Connection, j: &otpd_core::delivery::NewJob) -> Result<i64> {
+/// Queued, or leased until `lease_until` as a claim would leave it (its first attempt).
+fn insert_job(c: &Connection, j: &NewJob, lease_until: Option<Timestamp>) -> Result<i64> {
     c.prepare_cached(
         "INSERT INTO outbox_jobs (tenant_id, service_id, verification_id, channel, destination, locale,
              sealed_code, status, attempts, due_at, expires_at, created_at, updated_at, message, sender,
              reference_code)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?9, ?8, ?8, ?10, ?11, ?12)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?13 IS NULL THEN 'queued' ELSE 'sending' END,
+                 ?13 IS NOT NULL, COALESCE(?13, ?8), ?9, ?8, ?8, ?10, ?11, ?12)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -230,6 +251,7 @@ fn insert_job(c: &Connection, j: &otpd_core::delivery::NewJob) -> Result<i64> {
             j.message,
             j.sender,
             j.reference_code,
+            lease_until.map(|t| t.0),
         ])
     })
     .map_err(sql_err)?;
