@@ -7,7 +7,8 @@ The database must exist (`otpd keys create --data-dir DATA_DIR ...` creates it).
 like real traffic of the last 20 hours, inserted in creation order as otpd inserts them: one
 service of the default tenant, distinct destinations, rows of the last 10 minutes mostly
 pending, older ones ended (75 % approved, 25 % expired), code MACs and sealed codes of real
-length, a send-limit row each and a sent job each.
+length, and a sent job each, which its verification names. A first send has no `sends` row: the
+verification row counts it (migration 0008).
 Prints the database size per verification after a checkpoint.
 """
 
@@ -34,10 +35,12 @@ db.execute(
 )
 
 rng = random.Random(7)
+# Jobs get their ids here, so each verification can name its job as otpd writes it.
+first_job = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM outbox_jobs").fetchone()[0]
 batch = 20_000
 started = time.time()
 for start in range(0, total, batch):
-    verifications, sends, jobs = [], [], []
+    verifications, jobs = [], []
     for n in range(start, min(start + batch, total)):
         to = f"+1{[415, 212, 312, 617, 206][n % 5]}3{n % 1_000_000:06d}"
         # Rows go in in creation order, as otpd writes them: the last 20 hours spread evenly.
@@ -54,21 +57,20 @@ for start in range(0, total, batch):
         expires = created + 600_000
         # As otpd makes them: 48 bits of creation time in ms, then 80 random bits.
         vid = f"VE{created:012x}" + rng.getrandbits(80).to_bytes(10, "big").hex()
+        job = first_job + n
         verifications.append((vid, tenant, service, "sms", to, status, os.urandom(32), 0, "en",
-                              0, 5, 1, created, created, expires, None, None, None))
-        sends.append((service, to, created))
-        jobs.append((tenant, service, vid, "sms", to, "en", None, "sent", 1, created, expires,
+                              0, 5, 1, created, created, expires, None, None, None, job))
+        jobs.append((job, tenant, service, vid, "sms", to, "en", None, "sent", 1, created, expires,
                      "outbox", created, created))
     db.executemany(
         "INSERT INTO verifications (id, tenant_id, service_id, channel, destination, status, "
         "code_mac, custom_code, locale, attempts, max_attempts, send_count, created_at, "
-        "updated_at, expires_at, context_id, source, reference_code) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", verifications)
-    db.executemany("INSERT INTO sends (service_id, destination, at) VALUES (?, ?, ?)", sends)
+        "updated_at, expires_at, context_id, source, reference_code, job_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", verifications)
     db.executemany(
-        "INSERT INTO outbox_jobs (tenant_id, service_id, verification_id, channel, destination, "
-        "locale, sealed_code, status, attempts, due_at, expires_at, provider, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
+        "INSERT INTO outbox_jobs (id, tenant_id, service_id, verification_id, channel, "
+        "destination, locale, sealed_code, status, attempts, due_at, expires_at, provider, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
     db.commit()
     done = min(start + batch, total)
     if done % 500_000 == 0 or done == total:
@@ -82,4 +84,4 @@ db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 db.close()
 size = os.path.getsize(path)
 print(f"database {size / 1e6:.0f} MB for {total} verifications: {size / total:.0f} bytes each "
-      "(with their send-limit rows, jobs and indexes)")
+      "(with their jobs and indexes)")

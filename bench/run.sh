@@ -4,14 +4,17 @@
 # first, then the scenario), medians printed at the end with the server's peak RSS.
 #   bench/run.sh [DATA_DIR] [SECONDS]
 # DATA_DIR defaults to a fresh directory; pass one filled by bench/fill.py for the scaling run.
+# BENCH_BIN=path runs that binary instead of building this tree (to compare two builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${1:-$(mktemp -d)/data}
 seconds=${2:-10}
 # Each check uses up one prefilled verification: room for 80 000 checks/s.
 prefill=$((seconds * 80000))
-cargo build --release -q -p otpd
-bin=$PWD/target/release/otpd
+if [ -z "${BENCH_BIN:-}" ]; then
+    cargo build --release -q -p otpd
+fi
+bin=${BENCH_BIN:-$PWD/target/release/otpd}
 key=$("$bin" keys create --scopes admin,verify --name bench --data-dir "$data" |
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["key_id"]+":"+d["secret"])')
 port=$((20000 + RANDOM % 20000))
@@ -31,7 +34,7 @@ for scenario in send check mixed; do
     for run in 1 2 3; do
         line=$(taskset -c 1 "$bin" bench --target "http://127.0.0.1:$port" --key "$key" \
             --scenario "$scenario" --connections 64 --duration "$seconds" --prefill "$prefill" --json | tail -1)
-        echo "$line" | tee -a "$results"
+        echo "$line" | tee -a "$results" >&2
     done
 done
 python3 - "$results" "$rss_file" "$data" <<'EOF'
