@@ -25,10 +25,29 @@ impl Dispatcher for Watching {
     }
 }
 
-/// Starts go through an engine whose dispatcher watches `w`'s wake-ups.
-fn watch_worker(f: &mut super::tests::Fixture, w: &Worker) -> Arc<Watching> {
+/// A running worker that never polls (a queued job could only go out after a wake-up), its
+/// inbox open; starts go through an engine whose dispatcher watches its wake-ups.
+struct Running {
+    worker: Arc<Worker>,
+    watching: Arc<Watching>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn run_watched(
+    f: &mut super::tests::Fixture,
+    provider: Arc<Gated>,
+    config: WorkerConfig,
+) -> Running {
+    let worker = f.worker_with(
+        Routes::all_through(provider),
+        WorkerConfig {
+            poll: Duration::from_secs(3600),
+            ..config
+        },
+    );
     let watching = Arc::new(Watching {
-        wakeup: w.wakeup.clone(),
+        wakeup: worker.wakeup.clone(),
         woken: AtomicUsize::new(0),
     });
     f.engine = Arc::new(Engine {
@@ -38,17 +57,28 @@ fn watch_worker(f: &mut super::tests::Fixture, w: &Worker) -> Arc<Watching> {
         secrets: f.secrets.clone(),
         dispatcher: watching.clone(),
     });
-    watching
-}
-
-async fn until_open(w: &Worker) {
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(worker.clone().run(stopped));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while w.wakeup.reserve().is_none() {
+    while worker.wakeup.reserve().is_none() {
         assert!(
             Instant::now() < deadline,
             "the worker never opened its inbox"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Running {
+        worker,
+        watching,
+        stop,
+        task,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap();
     }
 }
 
@@ -56,30 +86,23 @@ async fn until_open(w: &Worker) {
 async fn a_new_job_goes_straight_to_the_running_worker_without_a_claim() {
     let mut f = fixture().await;
     let provider = Arc::new(Gated::default());
-    // No poll in this test's lifetime: a queued job could only go out after a wake-up.
-    let w = f.worker_with(
-        Routes::all_through(provider.clone()),
-        WorkerConfig {
-            poll: Duration::from_secs(3600),
-            ..WorkerConfig::default()
-        },
-    );
-    let watching = watch_worker(&mut f, &w);
-    let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(w.clone().run(stopped));
-    until_open(&w).await;
+    let r = run_watched(&mut f, provider.clone(), WorkerConfig::default()).await;
     let vs = f.start_many(5, 4000).await;
     f.until_delivered(&vs).await;
-    assert_eq!(watching.woken.load(SeqCst), 0, "every job was handed over");
+    assert_eq!(
+        r.watching.woken.load(SeqCst),
+        0,
+        "every job was handed over"
+    );
     assert_eq!(provider.calls.load(SeqCst), 5);
     for v in &vs {
         let d = f.store.latest_delivery(&v.id).await.unwrap().unwrap();
         assert_eq!((d.status, d.attempts), (JobStatus::Sent, 1));
     }
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    let worker = r.worker.clone();
+    r.stop().await;
     assert!(
-        w.wakeup.reserve().is_none(),
+        worker.wakeup.reserve().is_none(),
         "a stopped worker takes nothing"
     );
 }
@@ -92,19 +115,12 @@ async fn a_full_worker_has_the_job_queued_and_claims_it_when_there_is_room() {
         ..Gated::default()
     });
     // One in flight, one waiting in the inbox: the third start finds no room.
-    let w = f.worker_with(
-        Routes::all_through(provider.clone()),
-        WorkerConfig {
-            batch: 1,
-            concurrency: 1,
-            poll: Duration::from_secs(3600),
-            ..WorkerConfig::default()
-        },
-    );
-    let watching = watch_worker(&mut f, &w);
-    let (stop, stopped) = watch::channel(false);
-    let running = tokio::spawn(w.clone().run(stopped));
-    until_open(&w).await;
+    let config = WorkerConfig {
+        batch: 1,
+        concurrency: 1,
+        ..WorkerConfig::default()
+    };
+    let r = run_watched(&mut f, provider.clone(), config).await;
     let first = f.start_many(1, 5000).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while provider.in_flight.load(SeqCst) < 1 {
@@ -112,7 +128,7 @@ async fn a_full_worker_has_the_job_queued_and_claims_it_when_there_is_room() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let rest = f.start_many(2, 5001).await;
-    assert_eq!(watching.woken.load(SeqCst), 1, "the third was queued");
+    assert_eq!(r.watching.woken.load(SeqCst), 1, "the third was queued");
     let queued = f.store.latest_delivery(&rest[1].id).await.unwrap().unwrap();
     assert_eq!(queued.status, JobStatus::Queued);
     provider.gate.as_ref().unwrap().add_permits(3);
@@ -120,6 +136,5 @@ async fn a_full_worker_has_the_job_queued_and_claims_it_when_there_is_room() {
     f.until_delivered(&rest).await;
     assert_eq!(provider.calls.load(SeqCst), 3, "each delivered once");
     assert_eq!(provider.most_in_flight.load(SeqCst), 1);
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    r.stop().await;
 }
