@@ -135,7 +135,8 @@ async fn received_by_to(port: u16) -> HashMap<String, usize> {
 #[tokio::test]
 async fn kill_9_with_deliveries_queued_loses_none_and_duplicates_only_in_flight_ones() {
     let Some(wm) = wiremock().await else { return };
-    // The peer answers slowly, so the crash finds deliveries in every state.
+    // The peer answers slowly and the worker keeps 4 in flight (with 4 more handed over and
+    // waiting, the rest queued), so the crash finds deliveries in every state.
     let r = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{}/__admin/mappings", wm.port))
         .json(&json!({
@@ -153,7 +154,7 @@ async fn kill_9_with_deliveries_queued_loses_none_and_duplicates_only_in_flight_
     std::fs::write(
         &config,
         format!(
-            "[delivery]\nlease_seconds = 5\nbatch = 4\n\n[[providers]]\nname = \"tw\"\nkind = \"twilio\"\n\
+            "[delivery]\nlease_seconds = 5\nbatch = 4\nconcurrency = 4\n\n[[providers]]\nname = \"tw\"\nkind = \"twilio\"\n\
              base_url = \"http://127.0.0.1:{}\"\naccount_sid = \"AC0123456789abcdef0123456789abcdef\"\n\
              auth_token_env = \"TEST_TWILIO_TOKEN\"\nfrom = \"+15550001111\"\n\n[routes]\nsms = [\"tw\"]\n",
             wm.port
