@@ -7,7 +7,8 @@
 //! under load (BENCHMARKS.md). When the inbox is full or no worker runs, the job is queued
 //! and the worker is woken to claim it, as before. A job handed over but never attempted
 //! (the process died) is claimed again when its lease runs out: at least once, as for a
-//! claimed job.
+//! claimed job. With several workers on one `Wakeup` the last one started holds the inbox and
+//! the others claim.
 
 use otpd_core::delivery::Job;
 use otpd_core::ports::{Dispatcher, Handoff};
