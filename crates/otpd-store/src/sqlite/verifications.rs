@@ -176,14 +176,8 @@ fn resend(
     plan: &verification::StartPlan,
     now: Timestamp,
 ) -> Result<()> {
-    // The old code is dead: its delivery must not go out any more. Only a verification's
-    // newest job can be queued (a superseded job's retry is dropped, outbox.rs).
-    c.prepare_cached(
-        "UPDATE outbox_jobs SET status = 'dropped', sealed_code = NULL, updated_at = ?2
-         WHERE id = (SELECT job_id FROM verifications WHERE id = ?1) AND status = 'queued'",
-    )
-    .and_then(|mut s| s.execute(params![v.id.as_str(), now.0]))
-    .map_err(sql_err)?;
+    // The old code is dead: its delivery must not go out any more.
+    drop_queued_job(c, v.id.as_str(), now)?;
     c.prepare_cached(
         "UPDATE verifications SET code_mac = ?2, custom_code = ?3, send_count = ?4, locale = ?5,
              expires_at = ?6, updated_at = ?7, context_id = ?8, source = ?9, reference_code = ?10,
@@ -301,17 +295,24 @@ pub(super) fn cancel(
     let mut v = get(c, tenant, service, id)?.ok_or(Error::NotFound("verification"))?;
     apply_cancel(&mut v, now)?;
     save_state(c, &v)?;
+    drop_queued_job(c, v.id.as_str(), now)?;
+    Ok(v)
+}
+
+/// Drops the verification's delivery if it is still queued. Only a verification's newest job
+/// (`job_id`, migration 0008) can be queued: a superseded job's retry is dropped (outbox.rs).
+fn drop_queued_job(c: &Connection, verification_id: &str, now: Timestamp) -> Result<()> {
     c.prepare_cached(
         "UPDATE outbox_jobs SET status = 'dropped', sealed_code = NULL, updated_at = ?2
          WHERE id = (SELECT job_id FROM verifications WHERE id = ?1) AND status = 'queued'",
     )
-    .and_then(|mut s| s.execute(params![v.id.as_str(), now.0]))
+    .and_then(|mut s| s.execute(params![verification_id, now.0]))
     .map_err(sql_err)?;
-    Ok(v)
+    Ok(())
 }
 
 /// The verification's newest delivery job (migration 0008), if it exists and has one.
-pub(super) fn newest_job(c: &Connection, verification_id: &str) -> Result<Option<i64>> {
+fn newest_job(c: &Connection, verification_id: &str) -> Result<Option<i64>> {
     c.prepare_cached("SELECT job_id FROM verifications WHERE id = ?1")
         .and_then(|mut s| s.query_row([verification_id], |r| r.get(0)).optional())
         .map(Option::flatten)
