@@ -33,7 +33,8 @@ results=$(mktemp)
 for scenario in send check mixed; do
     for run in 1 2 3; do
         line=$(taskset -c 1 "$bin" bench --target "http://127.0.0.1:$port" --key "$key" \
-            --scenario "$scenario" --connections 64 --duration "$seconds" --prefill "$prefill" --json | tail -1)
+            --scenario "$scenario" --connections 64 --duration "$seconds" --prefill "$prefill" \
+            --destinations "${DESTINATIONS:-scattered}" --json | tail -1)
         echo "$line" | tee -a "$results" >&2
     done
 done

@@ -86,6 +86,9 @@ enum Command {
         /// Verifications created before a `check` run.
         #[arg(long, default_value_t = 100_000)]
         prefill: usize,
+        /// scattered (as real traffic) or sequential (the order before 2026-12-07).
+        #[arg(long, default_value = "scattered")]
+        destinations: String,
         /// End with one JSON object on the last line.
         #[arg(long)]
         json: bool,
@@ -276,6 +279,7 @@ async fn run(command: Command) -> Result<(), String> {
             ceiling_duration,
             rate,
             prefill,
+            destinations,
             json: as_json,
         } => {
             let opts = crate::bench::BenchOptions {
@@ -289,6 +293,7 @@ async fn run(command: Command) -> Result<(), String> {
                 ),
                 rate,
                 prefill,
+                destinations: crate::bench::Destinations::parse(&destinations)?,
             };
             let (ceiling, measured) = crate::bench::run(opts).await?;
             println!("{}", ceiling.line());

@@ -8,7 +8,7 @@ mod report;
 mod scenario;
 
 pub use report::Report;
-pub use scenario::Scenario;
+pub use scenario::{Destinations, Scenario};
 
 use client::Target;
 use std::time::Duration;
@@ -27,6 +27,7 @@ pub struct BenchOptions {
     pub rate: Option<f64>,
     /// Verifications created up front for the `check` scenario.
     pub prefill: usize,
+    pub destinations: Destinations,
 }
 
 pub async fn run(opts: BenchOptions) -> Result<(Report, Report), String> {

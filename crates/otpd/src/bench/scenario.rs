@@ -58,6 +58,58 @@ pub fn phone(n: u64) -> String {
     format!("+1{area}{exchange}{:06}", n % 1_000_000)
 }
 
+/// Destinations in the order the bench takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destinations {
+    /// Spread over the whole space, as real traffic is: consecutive sends land on unrelated
+    /// pages of every index keyed by destination.
+    Scattered,
+    /// Consecutive numbers: every index keyed by destination grows at one spot, which keeps
+    /// its pages in cache and shares them between the sends of one commit. The only order
+    /// before 2026-12-07 (night); kept to compare with those figures.
+    Sequential,
+}
+
+impl Destinations {
+    pub fn parse(s: &str) -> Result<Destinations, String> {
+        match s {
+            "scattered" => Ok(Destinations::Scattered),
+            "sequential" => Ok(Destinations::Sequential),
+            _ => Err("--destinations must be scattered or sequential".into()),
+        }
+    }
+}
+
+/// Multiplying by a number prime to `PHONES` (2^7 * 5^7 * 7) permutes the space, so scattered
+/// numbers are as distinct as sequential ones.
+const SCATTER: u64 = 48_271;
+const _: () =
+    assert!(!SCATTER.is_multiple_of(2) && !SCATTER.is_multiple_of(5) && !SCATTER.is_multiple_of(7));
+
+/// A run's destinations, shared by its connections.
+pub struct Numbers {
+    next: AtomicU64,
+    order: Destinations,
+}
+
+impl Numbers {
+    pub fn new(first: u64, order: Destinations) -> Numbers {
+        Numbers {
+            next: AtomicU64::new(first),
+            order,
+        }
+    }
+
+    /// The next destination's index for `phone`.
+    pub fn take(&self) -> u64 {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % PHONES;
+        match self.order {
+            Destinations::Sequential => n,
+            Destinations::Scattered => n * SCATTER % PHONES,
+        }
+    }
+}
+
 /// Where a run's destinations start: `PHONES_PER_SECOND` numbers on per second of the clock, so
 /// a run never reaches numbers that an earlier run sent to while those verifications can still
 /// be pending (the space lasts 700 s, longer than `TTL_SECONDS`): a collision would turn
@@ -71,7 +123,7 @@ pub enum Workload {
     Health,
     Send {
         service: String,
-        next: Arc<AtomicU64>,
+        numbers: Arc<Numbers>,
     },
     Check {
         service: String,
@@ -80,7 +132,7 @@ pub enum Workload {
     },
     Mixed {
         service: String,
-        next: Arc<AtomicU64>,
+        numbers: Arc<Numbers>,
     },
 }
 
@@ -100,10 +152,7 @@ impl Workload {
     ) -> Option<(Method, String, Option<String>, u16)> {
         Some(match self {
             Workload::Health => (Method::GET, "/healthz".into(), None, 200),
-            Workload::Send { service, next } => {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                send(service, n)
-            }
+            Workload::Send { service, numbers } => send(service, numbers.take()),
             Workload::Check { service, ids, next } => {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 (
@@ -113,7 +162,7 @@ impl Workload {
                     200,
                 )
             }
-            Workload::Mixed { service, next } => match st.pending_check.take() {
+            Workload::Mixed { service, numbers } => match st.pending_check.take() {
                 Some(n) => (
                     Method::POST,
                     format!("/v1/services/{service}/checks"),
@@ -121,7 +170,7 @@ impl Workload {
                     200,
                 ),
                 None => {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let n = numbers.take();
                     st.pending_check = Some(n);
                     send(service, n)
                 }
@@ -165,12 +214,12 @@ pub async fn prepare(target: &Target, opts: &BenchOptions) -> Result<Workload, S
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let next = Arc::new(AtomicU64::new(first_phone(now)));
+    let numbers = Arc::new(Numbers::new(first_phone(now), opts.destinations));
     match opts.scenario {
-        Scenario::Send => Ok(Workload::Send { service, next }),
-        Scenario::Mixed => Ok(Workload::Mixed { service, next }),
+        Scenario::Send => Ok(Workload::Send { service, numbers }),
+        Scenario::Mixed => Ok(Workload::Mixed { service, numbers }),
         Scenario::Check => {
-            let ids = prefill(target, &service, &next, opts).await?;
+            let ids = prefill(target, &service, &numbers, opts).await?;
             settle(target, &service, &ids).await?;
             Ok(Workload::Check {
                 service,
@@ -248,13 +297,14 @@ async fn until_delivered(target: &Target, service: &str, id: &str) -> Result<(),
 async fn prefill(
     target: &Target,
     service: &str,
-    next: &Arc<AtomicU64>,
+    numbers: &Arc<Numbers>,
     opts: &BenchOptions,
 ) -> Result<Vec<String>, String> {
     let remaining = Arc::new(AtomicUsize::new(opts.prefill));
     let mut tasks = Vec::new();
     for _ in 0..opts.connections.min(64) {
-        let (remaining, next, service) = (remaining.clone(), next.clone(), service.to_owned());
+        let (remaining, numbers, service) =
+            (remaining.clone(), numbers.clone(), service.to_owned());
         let mut conn = Conn::open(target).await?;
         let target = Target {
             host: target.host.clone(),
@@ -266,7 +316,7 @@ async fn prefill(
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| r.checked_sub(1))
                 .is_ok()
             {
-                let (m, path, body, _) = send(&service, next.fetch_add(1, Ordering::Relaxed));
+                let (m, path, body, _) = send(&service, numbers.take());
                 let (status, bytes) = conn.call(&target, m, &path, body).await?;
                 if status != 201 {
                     return Err(format!(
@@ -319,6 +369,25 @@ mod tests {
     }
 
     #[test]
+    fn scattered_numbers_are_distinct_and_far_apart() {
+        let numbers = Numbers::new(PHONES - 500_000, Destinations::Scattered);
+        let mut seen = std::collections::HashSet::new();
+        let mut previous = None;
+        for _ in 0..1_000_000 {
+            let n = numbers.take();
+            assert!(n < PHONES);
+            assert!(seen.insert(n), "{n} twice");
+            if let Some(p) = previous {
+                // Never the neighbour of the one before: not the same spot of an index.
+                assert!(n.abs_diff(p) > 1_000, "{p} then {n}");
+            }
+            previous = Some(n);
+        }
+        let sequential = Numbers::new(5, Destinations::Sequential);
+        assert_eq!((sequential.take(), sequential.take()), (5, 6));
+    }
+
+    #[test]
     fn runs_a_second_apart_start_past_what_the_earlier_one_could_send() {
         let (a, b) = (first_phone(1_765_000_000), first_phone(1_765_000_001));
         assert_eq!((b + PHONES - a) % PHONES, PHONES_PER_SECOND);
@@ -328,7 +397,7 @@ mod tests {
     fn mixed_checks_what_it_sent_on_the_same_connection() {
         let w = Workload::Mixed {
             service: "VA1".into(),
-            next: Arc::new(AtomicU64::new(7)),
+            numbers: Arc::new(Numbers::new(7, Destinations::Sequential)),
         };
         let mut st = ConnState::default();
         let (_, p1, b1, s1) = w.next_request(&mut st).unwrap();
