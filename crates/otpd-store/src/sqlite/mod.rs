@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0006_status_free_indexes.sql"),
     include_str!("../../migrations/sqlite/0007_fewer_send_indexes.sql"),
     include_str!("../../migrations/sqlite/0008_first_send_is_the_verification.sql"),
+    include_str!("../../migrations/sqlite/0009_outbox_index_in_id_order.sql"),
 ];
 
 const READERS: usize = 2;

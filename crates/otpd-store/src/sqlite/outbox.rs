@@ -203,18 +203,19 @@ fn save_message(c: &Connection, m: &SealedMessage) -> Result<()> {
     Ok(())
 }
 
+/// A tenant's kept messages, newest first, optionally to one destination only. It walks
+/// `outbox_messages_recent` backwards and reads the destination from it (migration 0009).
+pub(super) const MESSAGES: &str =
+    "SELECT id, tenant_id, destination, channel, sealed_body, created_at FROM outbox_messages
+     WHERE tenant_id = ?1 AND (?2 IS NULL OR destination = ?2) ORDER BY id DESC LIMIT ?3";
+
 pub(super) fn messages(
     c: &Connection,
     tenant: &TenantId,
     to: Option<&str>,
     limit: usize,
 ) -> Result<Vec<SealedMessage>> {
-    let mut s = c
-        .prepare_cached(
-            "SELECT id, tenant_id, destination, channel, sealed_body, created_at FROM outbox_messages
-             WHERE tenant_id = ?1 AND (?2 IS NULL OR destination = ?2) ORDER BY id DESC LIMIT ?3",
-        )
-        .map_err(sql_err)?;
+    let mut s = c.prepare_cached(MESSAGES).map_err(sql_err)?;
     let mut r = s
         .query(params![tenant.as_str(), to, limit as i64])
         .map_err(sql_err)?;

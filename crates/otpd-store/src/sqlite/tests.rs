@@ -30,6 +30,44 @@ async fn migrations_are_recorded_and_idempotent() {
     assert_eq!(mode, "wal");
 }
 
+/// Migration 0009: kept messages are indexed in id order, so each lands at the index's right
+/// edge, and a listing by destination still needs neither a table scan nor a sort.
+#[tokio::test]
+async fn outbox_listing_walks_the_id_ordered_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otpd.db");
+    let _store = SqliteStore::open(&path, secrets()).unwrap();
+    let c = Connection::open(&path).unwrap();
+    let columns: Vec<String> = c
+        .prepare("SELECT name FROM pragma_index_info('outbox_messages_recent') ORDER BY seqno")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(columns, ["tenant_id", "id", "destination"]);
+    let indexes: Vec<String> = c
+        .prepare("SELECT name FROM pragma_index_list('outbox_messages')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(indexes, ["outbox_messages_recent"]);
+    let plan: Vec<String> = c
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", outbox::MESSAGES))
+        .unwrap()
+        .query_map(rusqlite::params!["TE1", "+14155552671", 10], |r| r.get(3))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        plan,
+        ["SEARCH outbox_messages USING INDEX outbox_messages_recent (tenant_id=?)"],
+        "{plan:?}"
+    );
+}
+
 #[tokio::test]
 async fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
     let dir = tempfile::tempdir().unwrap();
