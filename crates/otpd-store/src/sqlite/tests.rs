@@ -38,29 +38,31 @@ async fn outbox_listing_walks_the_id_ordered_index() {
     let path = dir.path().join("otpd.db");
     let _store = SqliteStore::open(&path, secrets()).unwrap();
     let c = Connection::open(&path).unwrap();
-    let columns: Vec<String> = c
-        .prepare("SELECT name FROM pragma_index_info('outbox_messages_recent') ORDER BY seqno")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let texts = |sql: &str, params: &[&dyn rusqlite::ToSql], column: usize| -> Vec<String> {
+        c.prepare(sql)
+            .unwrap()
+            .query_map(params, |r| r.get(column))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    let columns = texts(
+        "SELECT name FROM pragma_index_info('outbox_messages_recent') ORDER BY seqno",
+        &[],
+        0,
+    );
     assert_eq!(columns, ["tenant_id", "id", "destination"]);
-    let indexes: Vec<String> = c
-        .prepare("SELECT name FROM pragma_index_list('outbox_messages')")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let indexes = texts(
+        "SELECT name FROM pragma_index_list('outbox_messages')",
+        &[],
+        0,
+    );
     assert_eq!(indexes, ["outbox_messages_recent"]);
-    let plan: Vec<String> = c
-        .prepare(&format!("EXPLAIN QUERY PLAN {}", outbox::MESSAGES))
-        .unwrap()
-        .query_map(rusqlite::params!["TE1", "+14155552671", 10], |r| r.get(3))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let plan = texts(
+        &format!("EXPLAIN QUERY PLAN {}", outbox::MESSAGES),
+        rusqlite::params!["TE1", "+14155552671", 10],
+        3,
+    );
     assert_eq!(
         plan,
         ["SEARCH outbox_messages USING INDEX outbox_messages_recent (tenant_id=?)"],
