@@ -13,6 +13,21 @@ fn secrets() -> Arc<ServerSecrets> {
     Arc::new(ServerSecrets::from_master(&[5u8; 32]).unwrap())
 }
 
+/// Every row `sql` returns, each read by `read`.
+fn all_rows<T>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Vec<T> {
+    c.prepare(sql)
+        .unwrap()
+        .query_map(params, read)
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn migrations_are_recorded_and_idempotent() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,30 +53,25 @@ async fn outbox_listing_walks_the_id_ordered_index() {
     let path = dir.path().join("otpd.db");
     let _store = SqliteStore::open(&path, secrets()).unwrap();
     let c = Connection::open(&path).unwrap();
-    let texts = |sql: &str, params: &[&dyn rusqlite::ToSql], column: usize| -> Vec<String> {
-        c.prepare(sql)
-            .unwrap()
-            .query_map(params, |r| r.get(column))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap()
-    };
-    let columns = texts(
+    let columns: Vec<String> = all_rows(
+        &c,
         "SELECT name FROM pragma_index_info('outbox_messages_recent') ORDER BY seqno",
-        &[],
-        0,
+        [],
+        |r| r.get(0),
     );
     assert_eq!(columns, ["tenant_id", "id", "destination"]);
-    let indexes = texts(
+    let indexes: Vec<String> = all_rows(
+        &c,
         "SELECT name FROM pragma_index_list('outbox_messages')",
-        &[],
-        0,
+        [],
+        |r| r.get(0),
     );
     assert_eq!(indexes, ["outbox_messages_recent"]);
-    let plan = texts(
+    let plan: Vec<String> = all_rows(
+        &c,
         &format!("EXPLAIN QUERY PLAN {}", outbox::MESSAGES),
         rusqlite::params!["TE1", "+14155552671", 10],
-        3,
+        |r| r.get(3),
     );
     assert_eq!(
         plan,
@@ -375,13 +385,9 @@ async fn the_claim_and_the_drop_use_the_index_of_jobs_to_deliver() {
     let _store = SqliteStore::open(&path, secrets()).unwrap();
     let c = Connection::open(&path).unwrap();
     for sql in [outbox::CLAIM, maintenance::DROP_EXPIRED_JOBS] {
-        let plan: Vec<String> = c
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap()
-            .query_map([0, 0], |r| r.get(3))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let plan: Vec<String> = all_rows(&c, &format!("EXPLAIN QUERY PLAN {sql}"), [0, 0], |r| {
+            r.get(3)
+        });
         assert!(
             plan.iter()
                 .any(|p| p.contains("USING INDEX outbox_jobs_due")),
@@ -482,13 +488,10 @@ async fn the_purge_takes_old_sends_jobs_and_messages_and_keeps_young_ones() {
     assert_eq!(count("outbox_messages"), 1);
     // 3 verifications, 1 re-send, 4 jobs, 1 message.
     assert_eq!(swept.purged, 9, "{swept:?}");
-    let young_jobs: Vec<String> = c
-        .prepare("SELECT status FROM outbox_jobs ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let young_jobs: Vec<String> =
+        all_rows(&c, "SELECT status FROM outbox_jobs ORDER BY id", [], |r| {
+            r.get(0)
+        });
     assert_eq!(young_jobs, ["dropped", "queued"]);
 }
 
@@ -527,24 +530,22 @@ async fn migration_0008_folds_first_sends_into_their_verifications() {
     }
     let _store = SqliteStore::open(&path, secrets()).unwrap();
     let c = Connection::open(&path).unwrap();
-    let sends: Vec<(String, i64, Option<String>)> = c
-        .prepare("SELECT destination, at, subject FROM sends ORDER BY at")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let sends: Vec<(String, i64, Option<String>)> = all_rows(
+        &c,
+        "SELECT destination, at, subject FROM sends ORDER BY at",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    );
     assert_eq!(
         sends,
         [("+14155552671".into(), 2000, Some("user-1".into()))]
     );
-    let verifications: Vec<(String, Option<String>, Option<i64>)> = c
-        .prepare("SELECT id, subject, job_id FROM verifications ORDER BY id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let verifications: Vec<(String, Option<String>, Option<i64>)> = all_rows(
+        &c,
+        "SELECT id, subject, job_id FROM verifications ORDER BY id",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    );
     assert_eq!(
         verifications,
         [
