@@ -6,6 +6,7 @@ mod directory;
 mod key_cache;
 mod maintenance;
 mod outbox;
+pub mod page_cache;
 mod persons;
 mod pool;
 mod rows;
@@ -119,6 +120,8 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Unavailable(format!("creating {}: {e}", dir.display())))?;
         }
+        // Before the first connection: SQLite takes its page cache only before it starts.
+        page_cache::install();
         let writer = open_connection(path)?;
         migrate(&writer)?;
         // Checkpoints happen on their own thread (see `checkpoint`), not inside a group commit.
