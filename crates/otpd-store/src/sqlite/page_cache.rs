@@ -17,7 +17,7 @@
 use rusqlite::ffi;
 use std::os::raw::{c_int, c_uint};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// SQLite's `PENDING_BYTE`: the start of the lock-byte range, the same in every build that
 /// does not change it for testing.
@@ -30,7 +30,8 @@ unsafe impl Send for Inner {}
 unsafe impl Sync for Inner {}
 
 static INNER: OnceLock<Inner> = OnceLock::new();
-static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// Whether `install` put the wrapper in place; unset until it has run.
+static INSTALLED: OnceLock<bool> = OnceLock::new();
 static SKIPPED: AtomicU64 = AtomicU64::new(0);
 
 /// One page cache: pcache1's, and the largest page number that may be in it.
@@ -54,10 +55,9 @@ impl Cache {
 
 /// Puts the wrapper in place. It must run before SQLite is first used in the process (SQLite
 /// refuses configuration once initialised); if it comes too late, pcache1 stays as it is and
-/// nothing else changes. Returns whether the wrapper is in place.
-pub(crate) fn install() -> bool {
-    static ONCE: OnceLock<bool> = OnceLock::new();
-    *ONCE.get_or_init(|| {
+/// nothing else changes (`installed` tells which).
+pub(crate) fn install() {
+    INSTALLED.get_or_init(|| {
         let mut default = std::mem::MaybeUninit::<ffi::sqlite3_pcache_methods2>::zeroed();
         // SAFETY: GETPCACHE2 writes the current methods into the struct we pass.
         let rc =
@@ -70,10 +70,8 @@ pub(crate) fn install() -> bool {
         let ours = wrapper(&INNER.get_or_init(|| Inner(default)).0);
         // SAFETY: SQLite copies the struct; every method it names is defined below.
         let rc = unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_PCACHE2, &ours) };
-        let ok = rc == ffi::SQLITE_OK;
-        INSTALLED.store(ok, Ordering::Relaxed);
-        ok
-    })
+        rc == ffi::SQLITE_OK
+    });
 }
 
 /// The wrapper's methods, around the default ones `install` found.
@@ -107,7 +105,7 @@ pub fn installed_methods() -> Option<ffi::sqlite3_pcache_methods2> {
 
 /// Whether this process's SQLite uses the wrapper.
 pub fn installed() -> bool {
-    INSTALLED.load(Ordering::Relaxed)
+    INSTALLED.get() == Some(&true)
 }
 
 /// How many truncations the wrapper has found nothing to do for (and so skipped).
